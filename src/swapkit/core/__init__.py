@@ -1,0 +1,4 @@
+"""The provider-neutral core: models, errors, images, settings, plugins, the flow and clients.
+
+Nothing in this package names a vendor.
+"""

@@ -1,0 +1,240 @@
+"""swapkit's one error tree.
+
+Every exception swapkit raises on purpose derives from `SwapError`::
+
+    SwapError
+    ├── ProviderError                 a vendor (or swapkit on its behalf) refused or failed a swap
+    │   ├── InvalidRequest            the request is wrong; another vendor would refuse it too
+    │   │   ├── NoFaceDetected        no usable face in the source or target
+    │   │   ├── ImageTooLarge         an image is over a vendor's size limit
+    │   │   └── UnsupportedImage      not an image, or a format the vendor cannot read
+    │   ├── AuthenticationError       missing, invalid or expired credentials
+    │   ├── InsufficientCredits       the account has no balance or quota left
+    │   ├── PermissionDenied          the account or key is suspended or lacks access
+    │   ├── RateLimited               too many requests; `retry_after` says how long to wait
+    │   ├── ContentRefused            moderation or policy refusal
+    │   ├── ProviderUnavailable       5xx, gateway errors, connection failures
+    │   ├── ProviderTimeout           the vendor did not answer or finish in time
+    │   ├── JobFailed                 the vendor accepted the job and then reported failure
+    │   ├── JobNotFound               the vendor does not know the job id
+    │   ├── ResultExpired             the result URL is no longer served
+    │   └── ResultInvalid             the vendor said "done" but the image is missing or broken
+    ├── ConfigurationError            a setting is missing or wrong; names the variable that sets it
+    ├── InvalidSignature              a webhook or callback failed verification
+    ├── NoEligibleProvider            no configured provider can take the request; says why for each
+    └── AllProvidersFailed            every eligible provider failed; carries every attempt
+
+Design notes:
+
+* ``InvalidRequest`` and its children are also raised *before* any network call, when swapkit
+  can already tell an input is bad (a missing file, bytes that are not an image, an image over a
+  provider's limit).  Then ``status_code`` is ``None`` and ``provider`` is the provider whose
+  limit was hit, or ``None`` when the input is bad for everyone.  An application that shows
+  "bad input" to its user catches one class, wherever the problem was found.
+* ``retryable`` says whether sending the *same* request again is safe and may succeed: true for
+  429, for 5xx answers the vendor documents as refunded, and for connections that never reached
+  the vendor; false for a read timeout after a submit, where the vendor may have accepted (and
+  charged for) the job.
+* The mapping from HTTP status to class lives in exactly one table, `error_class_for_status`;
+  providers map their own structured codes before falling back to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from swapkit.core.models import Attempt
+
+__all__ = [
+    "AllProvidersFailed",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ContentRefused",
+    "ImageTooLarge",
+    "InsufficientCredits",
+    "InvalidRequest",
+    "InvalidSignature",
+    "JobFailed",
+    "JobNotFound",
+    "NoEligibleProvider",
+    "NoFaceDetected",
+    "PermissionDenied",
+    "ProviderError",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "RateLimited",
+    "ResultExpired",
+    "ResultInvalid",
+    "SwapError",
+    "UnsupportedImage",
+    "error_class_for_status",
+]
+
+
+class SwapError(Exception):
+    """Base class of every error swapkit raises."""
+
+
+class ProviderError(SwapError):
+    """A swap failed at (or on behalf of) one provider.
+
+    Attributes carry the context needed to log, report or route around the failure: the
+    provider name, the HTTP status, the vendor's own error code, a human message, whether the
+    same request may be sent again, the raw response body and the vendor's request id.
+    """
+
+    #: Whether this class of failure is, by default, safe to retry with the same request.
+    default_retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status_code: int | None = None,
+        code: str | None = None,
+        retryable: bool | None = None,
+        body: Any = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status_code = status_code
+        self.code = code
+        self.retryable = self.default_retryable if retryable is None else retryable
+        self.body = body
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        where = []
+        if self.provider:
+            where.append(self.provider)
+        if self.status_code is not None:
+            where.append(f"HTTP {self.status_code}")
+        if self.code:
+            where.append(self.code)
+        return f"[{', '.join(where)}] {self.message}" if where else self.message
+
+
+class InvalidRequest(ProviderError):
+    """The request is wrong in a way another attempt or another vendor would not fix."""
+
+
+class NoFaceDetected(InvalidRequest):
+    """No usable face was found in the source or the target image."""
+
+
+class ImageTooLarge(InvalidRequest):
+    """An image is over the provider's size limit (checked before upload where possible)."""
+
+
+class UnsupportedImage(InvalidRequest):
+    """The input is not an image, or is in a format the provider cannot read."""
+
+
+class AuthenticationError(ProviderError):
+    """The API key is missing, invalid, expired or not valid for this service."""
+
+
+class InsufficientCredits(ProviderError):
+    """The vendor account has no credits, balance or quota left."""
+
+
+class PermissionDenied(ProviderError):
+    """The account or key is suspended, disabled, or not allowed to use this endpoint."""
+
+
+class RateLimited(ProviderError):
+    """The vendor asked us to slow down; `retry_after` is the wait in seconds, when known."""
+
+    default_retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ContentRefused(ProviderError):
+    """The vendor refused the content on moderation or policy grounds."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The vendor failed: a 5xx answer, a gateway error, or a connection that failed."""
+
+    default_retryable = True
+
+
+class ProviderTimeout(ProviderError):
+    """The vendor did not answer, or the job did not finish, within the allowed time."""
+
+
+class JobFailed(ProviderError):
+    """The vendor accepted the job and later reported that it failed."""
+
+
+class JobNotFound(ProviderError):
+    """The vendor does not know the job id that was polled."""
+
+
+class ResultExpired(ProviderError):
+    """The result URL has expired or is no longer served."""
+
+
+class ResultInvalid(ProviderError):
+    """The vendor reported success but the image is missing, undecodable or unchanged."""
+
+
+class ConfigurationError(SwapError, ValueError):
+    """A setting is missing or invalid; the message names the variable or argument that sets it."""
+
+
+class InvalidSignature(SwapError):
+    """A webhook or callback failed verification and must not be trusted."""
+
+
+class NoEligibleProvider(SwapError):
+    """No configured provider can serve the request; `reasons` maps provider name to why not."""
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        self.reasons = dict(reasons)
+        lines = "\n".join(f"  - {name}: {why}" for name, why in self.reasons.items())
+        super().__init__(f"no provider can serve this request:\n{lines}")
+
+
+class AllProvidersFailed(SwapError):
+    """Every eligible provider was tried and failed; `attempts` holds each try and its error."""
+
+    def __init__(self, attempts: Sequence[Attempt]) -> None:
+        self.attempts = list(attempts)
+        lines = "\n".join(f"  - {attempt.provider}: {attempt.error!s}" for attempt in self.attempts)
+        super().__init__(f"every provider failed:\n{lines}")
+
+
+_STATUS_TABLE: dict[int, type[ProviderError]] = {
+    400: InvalidRequest,
+    401: AuthenticationError,
+    402: InsufficientCredits,
+    403: PermissionDenied,
+    404: JobNotFound,
+    408: ProviderTimeout,
+    409: ProviderUnavailable,
+    410: ResultExpired,
+    413: ImageTooLarge,
+    415: UnsupportedImage,
+    422: InvalidRequest,
+    429: RateLimited,
+    451: ContentRefused,
+    504: ProviderTimeout,
+}
+
+
+def error_class_for_status(status_code: int) -> type[ProviderError]:
+    """The error class for an HTTP status when the vendor gave nothing more specific."""
+    if status_code in _STATUS_TABLE:
+        return _STATUS_TABLE[status_code]
+    if status_code >= 500:
+        return ProviderUnavailable
+    return InvalidRequest

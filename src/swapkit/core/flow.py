@@ -1,0 +1,179 @@
+"""The one swap flow: a generator that yields I/O steps and receives their results.
+
+Like httpx's ``Auth.auth_flow``, the flow is written once and driven by two small loops, one
+blocking (`SwapClient`) and one ``async`` (`AsyncSwapClient`).  It yields:
+
+* `Send`: an HTTP exchange.  The driver sends it (retrying through stamina as the step's
+  policy allows), translates transport errors with `transport_error`, runs the step's
+  ``check`` on the response, and sends the `httpx.Response` back in.  A swapkit error from the
+  exchange is thrown into the generator at the ``yield``.
+* `Sleep`: wait this many seconds (between polls).
+
+For one provider the flow is: submit; while the job is pending, wait and poll (backing off,
+never past the deadline); download the result if the vendor gave a URL; check and measure the
+image; convert it if the vendor cannot produce the requested format.  A submit is sent exactly
+once unless the vendor cannot have accepted it; once a job id is known it is only ever polled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Generator
+from typing import Any
+
+import httpx
+
+from swapkit.core.errors import (
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    ResultInvalid,
+)
+from swapkit.core.images import convert_image, inspect_image
+from swapkit.core.models import SwapResult
+from swapkit.core.provider import Done, Pending, PreparedSwap, Provider, VendorResult
+from swapkit.core.retry import Budget
+
+__all__ = ["Flow", "Send", "Sleep", "Step", "provider_flow", "transport_error"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Send:
+    """Send `request`; `check` raises the swapkit error for a response that is not a success."""
+
+    request: httpx.Request
+    provider: str
+    idempotent: bool
+    timeout: float
+    budget: Budget
+    check: Callable[[httpx.Response], None]
+
+    def timeout_now(self) -> float:
+        """The HTTP timeout for this exchange: the provider's, cut to the swap's deadline."""
+        return max(0.001, min(self.timeout, self.budget.remaining_seconds()))
+
+
+@dataclasses.dataclass(frozen=True)
+class Sleep:
+    """Wait `seconds` before the next step."""
+
+    seconds: float
+
+
+Step = Send | Sleep
+Flow = Generator[Step, Any, SwapResult]
+
+
+def transport_error(exc: httpx.TransportError, step: Send) -> ProviderError:
+    """The one place transport failures become swapkit errors.
+
+    A connection that was never made is safe to retry for any request.  Once the request may
+    have reached the vendor (a read timeout, a dropped connection), only an idempotent request
+    is retried: a swap the vendor may have accepted is not sent again.
+    """
+    url = str(step.request.url.copy_with(query=None))
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return ProviderUnavailable(
+            f"could not connect to {url}: {exc}", provider=step.provider, retryable=True
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderTimeout(
+            f"no answer from {url} within {step.timeout_now():.1f}s",
+            provider=step.provider,
+            retryable=step.idempotent,
+        )
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return ProviderUnavailable(
+            f"cannot request {url}: {exc}", provider=step.provider, retryable=False
+        )
+    return ProviderUnavailable(
+        f"connection to {url} failed mid-request ({type(exc).__name__}: {exc})",
+        provider=step.provider,
+        retryable=step.idempotent,
+    )
+
+
+def provider_flow(provider: Provider, prepared: PreparedSwap, budget: Budget) -> Flow:
+    """Run one swap at one provider, from submit to a measured image."""
+    settings = provider.settings
+    mode = provider.choose_mode(prepared.request, budget.remaining_seconds())
+
+    def api_check(response: httpx.Response) -> None:
+        if not response.is_success:
+            raise provider.error_from_response(response)
+
+    def send(request: httpx.Request, *, idempotent: bool) -> Send:
+        return Send(request, provider.name, idempotent, settings.timeout, budget, api_check)
+
+    response = yield send(provider.build_submit(prepared, mode), idempotent=False)
+    outcome = provider.parse_submit(response, mode)
+    interval = settings.poll_interval
+    while isinstance(outcome, Pending):
+        remaining = budget.remaining_seconds()
+        if remaining <= 0:
+            raise ProviderTimeout(
+                f"job {outcome.job_id} was still {outcome.status or 'pending'} "
+                "when the swap's deadline ran out",
+                provider=provider.name,
+                request_id=outcome.job_id,
+            )
+        yield Sleep(min(interval, remaining))
+        response = yield send(provider.build_poll(outcome), idempotent=True)
+        outcome = provider.parse_poll(response, outcome)
+        interval = min(interval * 1.5, settings.max_poll_interval)
+    return (yield from _finish(provider, prepared, outcome, budget))
+
+
+def _finish(provider: Provider, prepared: PreparedSwap, done: Done, budget: Budget) -> Flow:
+    result: VendorResult = done.result
+    image = result.image
+    if image is None:
+        if not result.url:
+            raise ResultInvalid(
+                "the vendor reported success but returned neither an image nor a URL",
+                provider=provider.name,
+                body=result.raw,
+                request_id=result.job_id,
+            )
+
+        def download_check(response: httpx.Response) -> None:
+            if not response.is_success:
+                raise provider.download_error(response)
+
+        response = yield Send(
+            provider.build_download(result.url),
+            provider.name,
+            True,
+            provider.settings.timeout,
+            budget,
+            download_check,
+        )
+        image = response.content
+    info = inspect_image(image, provider=provider.name)
+    target = prepared.target
+    if target is not None and target.data is not None and image == target.data:
+        raise ResultInvalid(
+            "the vendor returned the target image unchanged",
+            provider=provider.name,
+            request_id=result.job_id,
+        )
+    wanted = prepared.request.output_format
+    media_type = info.media_type
+    if wanted is not None and media_type != f"image/{wanted}":
+        image = convert_image(image, wanted, prepared.request.output_quality)
+        media_type = f"image/{wanted}"
+    return SwapResult(
+        provider=provider.name,
+        image=image,
+        media_type=media_type,
+        width=info.width,
+        height=info.height,
+        model=result.model,
+        job_id=result.job_id,
+        url=result.url,
+        expires_at=result.expires_at,
+        processing_seconds=result.processing_seconds,
+        credits_used=result.credits_used,
+        faces_detected=result.faces_detected,
+        raw=result.raw,
+    )

@@ -1,0 +1,90 @@
+"""The plugin manager: the only module-level state in swapkit, and the only caller of hooks.
+
+`make_plugin_manager` always builds in the same order: add the hook specs, block the plugins
+named in ``SWAPKIT_DISABLE_PLUGINS`` (comma-separated), load the ``swapkit`` entry points, then
+register the built-in providers exactly as a third-party plugin would be registered, and check
+that no plugin implements a hook that does not exist.  Tests build their own manager with
+``entry_points=False`` so nothing that happens to be installed leaks in.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+import pluggy
+
+from swapkit.core import hookspecs
+from swapkit.core.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from swapkit.core.provider import Provider
+
+__all__ = [
+    "BUILTIN_PLUGINS",
+    "ENTRY_POINT_GROUP",
+    "get_plugin_manager",
+    "installed_providers",
+    "make_plugin_manager",
+]
+
+ENTRY_POINT_GROUP = "swapkit"
+
+#: Built-in plugins: plugin name -> module, registered like any third-party plugin.
+BUILTIN_PLUGINS: Mapping[str, str] = MappingProxyType(
+    {"prospolabs": "swapkit.providers.prospolabs"}
+)
+
+_default_manager: pluggy.PluginManager | None = None
+
+
+def make_plugin_manager(
+    *, entry_points: bool = True, plugins: Iterable[object] = ()
+) -> pluggy.PluginManager:
+    """A fresh plugin manager with the built-in providers and, optionally, installed plugins."""
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm.add_hookspecs(hookspecs)
+    for name in os.environ.get("SWAPKIT_DISABLE_PLUGINS", "").split(","):
+        if name.strip():
+            pm.set_blocked(name.strip())
+    if entry_points:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for name, module_name in BUILTIN_PLUGINS.items():
+        if not pm.is_blocked(name) and pm.get_plugin(name) is None:
+            pm.register(importlib.import_module(module_name), name=name)
+    for plugin in plugins:
+        pm.register(plugin)
+    pm.check_pending()
+    return pm
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, built on first use."""
+    global _default_manager
+    if _default_manager is None:
+        _default_manager = make_plugin_manager()
+    return _default_manager
+
+
+def installed_providers(pm: pluggy.PluginManager | None = None) -> dict[str, type[Provider]]:
+    """Provider classes by name, from every registered plugin; duplicates are an error."""
+    manager = pm or get_plugin_manager()
+    found: dict[str, tuple[type[Provider], str]] = {}
+    for impl in manager.hook.register_providers.get_hookimpls():
+        plugin_name = impl.plugin_name
+
+        def register(provider_class: type[Provider], _plugin: str = plugin_name) -> None:
+            name = provider_class.name
+            if name in found and found[name][0] is not provider_class:
+                raise ConfigurationError(
+                    f"two plugins provide a provider named {name!r}: "
+                    f"{found[name][1]!r} and {_plugin!r}; uninstall one, or block one with "
+                    "SWAPKIT_DISABLE_PLUGINS"
+                )
+            found[name] = (provider_class, _plugin)
+
+        impl.function(register=register)
+    return {name: cls for name, (cls, _) in sorted(found.items())}

@@ -1,0 +1,295 @@
+"""The provider interface: what a vendor adapter declares and the sans-I/O methods it implements.
+
+A provider never owns a socket.  It declares what it can do as data (`Capabilities`), turns a
+prepared swap into `httpx.Request` objects, and turns `httpx.Response` objects into a
+`Pending` job, a `Done` result or a `ProviderError`.  The engine's one flow (`swapkit.core.flow`)
+decides when to send, poll, wait, download and give up, for every provider alike.
+
+Writing a provider means subclassing `Provider`, filling in the class attributes and the
+``build_*`` / ``parse_*`` methods, and registering the class from a plugin (see
+`swapkit.core.hookspecs`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+import httpx
+
+from swapkit.core.errors import (
+    ConfigurationError,
+    InvalidSignature,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    ResultExpired,
+    error_class_for_status,
+)
+from swapkit.core.images import LoadedImage
+from swapkit.core.models import SwapRequest, WebhookEvent
+from swapkit.core.retry import parse_retry_after
+from swapkit.core.settings import ProviderSettings, env_var, resolve_settings
+
+__all__ = [
+    "Capabilities",
+    "Done",
+    "Outcome",
+    "Pending",
+    "PreparedSwap",
+    "Provider",
+    "VendorResult",
+    "encode_json",
+    "json_body",
+]
+
+TargetKind = Literal["image", "template", "prompt"]
+InputKind = Literal["bytes", "url"]
+Mode = Literal["sync", "async"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Capabilities:
+    """What a provider can do, declared as data so routing never needs to name a vendor.
+
+    Sizes are bytes, latencies seconds, prices US dollars per swap (``None``: unknown).
+    `sync_limit_seconds` is how long the vendor's blocking endpoint may take; a swap whose
+    deadline is longer, or which carries a ``webhook_url``, uses the async flow when the
+    provider has one.
+    """
+
+    input_kinds: frozenset[InputKind] = frozenset({"bytes", "url"})
+    target_kinds: frozenset[TargetKind] = frozenset({"image"})
+    styles: frozenset[str] = frozenset({"realistic"})
+    output_formats: frozenset[str] = frozenset({"jpeg", "png", "webp"})
+    max_image_bytes: int | None = None
+    modes: frozenset[Mode] = frozenset({"sync"})
+    webhooks: bool = False
+    sync_limit_seconds: float | None = None
+    typical_latency_seconds: float | None = None
+    default_price_usd: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedSwap:
+    """A validated request with its images loaded once, shared by every provider and retry."""
+
+    request: SwapRequest
+    source: LoadedImage
+    target: LoadedImage | None
+
+
+@dataclasses.dataclass(frozen=True)
+class VendorResult:
+    """A vendor's finished job, normalised: seconds, aware UTC datetimes, bytes or a URL."""
+
+    job_id: str | None
+    model: str | None = None
+    image: bytes | None = dataclasses.field(default=None, repr=False)
+    url: str | None = None
+    expires_at: datetime | None = None
+    processing_seconds: float | None = None
+    width: int | None = None
+    height: int | None = None
+    credits_used: float | None = None
+    faces_detected: int | None = None
+    raw: Any = dataclasses.field(default=None, repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pending:
+    """The vendor accepted the job and it is not finished; poll again later."""
+
+    job_id: str
+    model: str | None = None
+    status: str | None = None
+    raw: Any = dataclasses.field(default=None, repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Done:
+    """The vendor finished the job."""
+
+    result: VendorResult
+
+
+Outcome = Pending | Done
+
+
+def encode_json(payload: Mapping[str, Any]) -> bytes:
+    """Encode a flat JSON object whose ``bytes`` values are base64 images, without copying them.
+
+    ``json.dumps`` would turn each base64 image into a ``str``, escape it, and encode the whole
+    document again: three more copies of every image.  Base64 needs no JSON escaping, so the
+    bytes are spliced between the encoded keys instead, leaving one copy (the body itself).
+    """
+    parts: list[bytes] = []
+    for key, value in payload.items():
+        if value is None:
+            continue
+        parts += (b"," if parts else b"{", json.dumps(key).encode(), b":")
+        parts += (b'"', value, b'"') if isinstance(value, bytes) else (json.dumps(value).encode(),)
+    parts.append(b"}" if parts else b"{}")
+    return b"".join(parts)
+
+
+def json_body(response: httpx.Response, provider: str) -> Any:
+    """The response's JSON, or a `ProviderUnavailable` naming what came instead.
+
+    Vendors answer with HTML error pages and truncated bodies; neither may leak out as a
+    ``JSONDecodeError``.  A 2xx with garbage is not retryable: the job may have been accepted.
+    """
+    try:
+        return json.loads(response.content)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        content_type = response.headers.get("content-type", "unknown content type")
+        snippet = response.content[:120].decode("utf-8", "replace")
+        raise ProviderUnavailable(
+            f"expected JSON but got {content_type}: {snippet!r}",
+            provider=provider,
+            status_code=response.status_code,
+            retryable=response.status_code >= 500,
+            body=response.text if len(response.content) < 10_000 else snippet,
+        ) from None
+
+
+class Provider(ABC):
+    """Base class of every provider adapter (built-in or from a plugin)."""
+
+    #: The name users pass in ``providers=[...]`` and that sets ``SWAPKIT_<NAME>_*``.
+    name: ClassVar[str]
+    #: The vendor's product name, for messages and docs.
+    display_name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    settings_class: ClassVar[type[ProviderSettings]] = ProviderSettings
+    #: Vendor environment variables read after ``SWAPKIT_<NAME>_<SETTING>``.
+    env_aliases: ClassVar[Mapping[str, Sequence[str]]] = {}
+
+    def __init__(self, settings: ProviderSettings | None = None, **overrides: Any) -> None:
+        if settings is not None and overrides:
+            raise ConfigurationError("pass either a settings object or keyword settings")
+        self.settings = settings or resolve_settings(
+            self.settings_class, self.name, overrides, aliases=self.env_aliases
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} base_url={self.settings.base_url!r}>"
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def missing_configuration(self) -> str | None:
+        """Why this provider cannot be used as configured, or None when it can."""
+        if self.settings.api_key is None:
+            variables = [env_var(self.name, "api_key"), *self.env_aliases.get("api_key", ())]
+            return (
+                f"no API key: set {' or '.join(variables)}, "
+                f"or pass providers={{{self.name!r}: {{'api_key': ...}}}}"
+            )
+        return None
+
+    @property
+    def api_key(self) -> str:
+        """The API key, or a `ConfigurationError` saying how to set it."""
+        problem = self.missing_configuration()
+        if problem or self.settings.api_key is None:
+            raise ConfigurationError(f"{self.name}: {problem}")
+        return self.settings.api_key.get_secret_value()
+
+    def price_usd(self, request: SwapRequest) -> float | None:
+        """What one swap of `request` costs here: the setting, else the vendor's list price."""
+        if self.settings.price_usd is not None:
+            return self.settings.price_usd
+        return self.capabilities.default_price_usd
+
+    def model_for(self, request: SwapRequest) -> str | None:
+        """The vendor model this request would use, for ledgers and pricing."""
+        return None
+
+    def check(self, prepared: PreparedSwap) -> None:
+        """Raise `InvalidRequest` for what the vendor would refuse; called before sending."""
+        return
+
+    def choose_mode(self, request: SwapRequest, remaining_seconds: float) -> Mode:
+        """Sync when the vendor can finish within its blocking limit, async otherwise."""
+        modes = self.capabilities.modes
+        if modes == {"sync"} or "async" not in modes:
+            return "sync"
+        if "sync" not in modes or request.webhook_url:
+            return "async"
+        limit = self.capabilities.sync_limit_seconds
+        return "async" if limit is not None and remaining_seconds > limit else "sync"
+
+    # -- the sans-I/O contract --------------------------------------------------------------
+
+    @abstractmethod
+    def build_submit(self, prepared: PreparedSwap, mode: Mode) -> httpx.Request:
+        """The request that starts the swap."""
+
+    @abstractmethod
+    def parse_submit(self, response: httpx.Response, mode: Mode) -> Outcome:
+        """The outcome of a successful (2xx) submit response."""
+
+    def build_poll(self, job: Pending) -> httpx.Request:
+        """The request that asks how a pending job is doing."""
+        raise NotImplementedError(f"{self.name} has no polling endpoint")
+
+    def parse_poll(self, response: httpx.Response, job: Pending) -> Outcome:
+        """The outcome of a successful (2xx) poll response."""
+        raise NotImplementedError(f"{self.name} has no polling endpoint")
+
+    def build_download(self, url: str) -> httpx.Request:
+        """The request that fetches a result URL (pre-signed: no credentials by default)."""
+        return httpx.Request("GET", url)
+
+    def error_from_response(self, response: httpx.Response) -> ProviderError:
+        """The swapkit error for a non-2xx API response; override to map vendor codes."""
+        return self.status_error(response, message=response.reason_phrase or "request failed")
+
+    def download_error(self, response: httpx.Response) -> ProviderError:
+        """The swapkit error for a failed result download."""
+        if response.status_code in (401, 403, 404, 410):
+            return ResultExpired(
+                "the result URL is expired or no longer served",
+                provider=self.name,
+                status_code=response.status_code,
+                body=response.text[:500],
+            )
+        return self.status_error(response, message="result download failed")
+
+    def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes, *, secret: str | None = None
+    ) -> WebhookEvent:
+        """Verify and normalise a webhook the vendor sent; `InvalidSignature` if it fails."""
+        raise InvalidSignature(f"{self.name} does not send webhooks")
+
+    # -- helpers for subclasses --------------------------------------------------------------
+
+    def status_error(
+        self,
+        response: httpx.Response,
+        *,
+        message: str,
+        code: str | None = None,
+        error_class: type[ProviderError] | None = None,
+        body: Any = None,
+        request_id: str | None = None,
+    ) -> ProviderError:
+        """A `ProviderError` from the core status table (or `error_class`), with context."""
+        status = response.status_code
+        cls = error_class or error_class_for_status(status)
+        kwargs: dict[str, Any] = {
+            "provider": self.name,
+            "status_code": status,
+            "code": code,
+            "body": response.text[:2000] if body is None else body,
+            "request_id": request_id,
+            "retryable": status == 429 or status >= 500,
+        }
+        if issubclass(cls, RateLimited):
+            kwargs["retry_after"] = parse_retry_after(response.headers, time.time())
+        return cls(message, **kwargs)

@@ -1,0 +1,196 @@
+"""Choosing providers for a swap and failing over between them.
+
+Before anything is sent, every configured provider is checked against the request using only
+what it declares (`Capabilities`, settings, its own `check`): a provider that cannot take the
+request is skipped with the reason kept.  The eligible ones are tried in order.  A failure
+whose class is in the failover set moves on to the next provider; any other failure (bad input,
+a content refusal) ends the swap with that error, since another vendor would refuse it too.
+
+With a single provider configured, its own error is raised as it is (a `ConfigurationError`
+for a missing key, `ImageTooLarge` for an oversize image, the vendor's error after a failed
+try), which is what an application using one vendor wants to catch.  With several,
+`NoEligibleProvider` and `AllProvidersFailed` say what happened at each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from swapkit.core.errors import (
+    AllProvidersFailed,
+    AuthenticationError,
+    ConfigurationError,
+    ImageTooLarge,
+    InsufficientCredits,
+    InvalidRequest,
+    JobFailed,
+    NoEligibleProvider,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    ResultInvalid,
+    SwapError,
+)
+from swapkit.core.flow import Flow, provider_flow
+from swapkit.core.images import LoadedImage, load_image
+from swapkit.core.models import Attempt, SwapRequest, Template
+from swapkit.core.provider import PreparedSwap, Provider
+from swapkit.core.retry import Budget
+
+__all__ = ["DEFAULT_FAILOVER", "ineligibility", "prepare", "swap_flow"]
+
+#: Error classes that move a swap on to the next provider.
+DEFAULT_FAILOVER: tuple[type[ProviderError], ...] = (
+    ProviderUnavailable,
+    ProviderTimeout,
+    RateLimited,
+    AuthenticationError,
+    InsufficientCredits,
+    JobFailed,
+    ResultInvalid,
+)
+
+
+def prepare(request: SwapRequest) -> PreparedSwap:
+    """Load the request's images once (bytes read, media types sniffed)."""
+    source = load_image(request.source, "source")
+    target = request.target
+    loaded_target = (
+        load_image(target, "target")
+        if target is not None and not isinstance(target, Template)
+        else None
+    )
+    return PreparedSwap(request=request, source=source, target=loaded_target)
+
+
+def ineligibility(provider: Provider, prepared: PreparedSwap) -> SwapError | None:
+    """Why `provider` cannot take this swap (as the error to raise), or None when it can."""
+    caps = provider.capabilities
+    request = prepared.request
+    problem = provider.missing_configuration()
+    if problem:
+        return ConfigurationError(f"{provider.name}: {problem}")
+    if request.target_kind not in caps.target_kinds:
+        kinds = ", ".join(sorted(caps.target_kinds))
+        return InvalidRequest(
+            f"{provider.name} takes {kinds} targets, not a {request.target_kind}",
+            provider=provider.name,
+        )
+    if request.style is not None and request.style not in caps.styles:
+        return InvalidRequest(
+            f"{provider.name} cannot produce the {request.style!r} style "
+            f"(it offers {', '.join(sorted(caps.styles))})",
+            provider=provider.name,
+        )
+    for image in (prepared.source, prepared.target):
+        if image is None:
+            continue
+        if image.kind not in caps.input_kinds:
+            return InvalidRequest(
+                f"{provider.name} cannot take the {image.role} image as {image.kind}",
+                provider=provider.name,
+            )
+        too_big = _too_large(provider, image)
+        if too_big:
+            return too_big
+    price = provider.price_usd(request)
+    if request.max_cost_usd is not None and (price is None or price > request.max_cost_usd):
+        shown = "an unknown price" if price is None else f"${price:.4f}"
+        return InvalidRequest(
+            f"{provider.name} costs {shown} per swap, over the budget of "
+            f"${request.max_cost_usd:.4f}",
+            provider=provider.name,
+        )
+    try:
+        provider.check(prepared)
+    except SwapError as exc:
+        return exc
+    return None
+
+
+def _too_large(provider: Provider, image: LoadedImage) -> ImageTooLarge | None:
+    limit = provider.capabilities.max_image_bytes
+    size = image.size
+    if limit is None or size is None or size <= limit:
+        return None
+    return ImageTooLarge(
+        f"the {image.role} image ({image.origin}) is {size / 2**20:.1f} MB, over "
+        f"{provider.name}'s limit of {limit / 2**20:.0f} MB; resize or recompress it "
+        "(for example as JPEG) before swapping",
+        provider=provider.name,
+    )
+
+
+def swap_flow(
+    providers: Sequence[Provider],
+    prepared: PreparedSwap,
+    budget: Budget,
+    *,
+    failover: tuple[type[SwapError], ...] = DEFAULT_FAILOVER,
+) -> Flow:
+    """Try the eligible providers in order until one returns a result."""
+    clock = budget.clock
+    started = clock()
+    reasons: dict[str, SwapError] = {}
+    eligible: list[Provider] = []
+    for provider in providers:
+        why = ineligibility(provider, prepared)
+        if why is None:
+            eligible.append(provider)
+        else:
+            reasons[provider.name] = why
+    if not eligible:
+        if len(reasons) == 1:
+            raise next(iter(reasons.values()))
+        raise NoEligibleProvider({name: str(why) for name, why in reasons.items()})
+
+    attempts: list[Attempt] = [
+        Attempt(provider=name, reason=f"skipped: {why}") for name, why in reasons.items()
+    ]
+    tried: list[Attempt] = []
+    reason = "first eligible provider"
+    for provider in eligible:
+        model = provider.model_for(prepared.request)
+        if not budget.take_attempt():
+            break
+        attempt_started = clock()
+        try:
+            result = yield from provider_flow(provider, prepared, budget)
+        except ProviderError as exc:
+            attempt = Attempt(
+                provider=provider.name,
+                model=model,
+                reason=reason,
+                error=exc,
+                elapsed_seconds=clock() - attempt_started,
+                # An answered error costs nothing (the vendors refund or do not charge 4xx/5xx);
+                # a timeout or dropped connection may have been charged, so it is unknown.
+                cost_usd=0.0 if (exc.status_code or 0) >= 400 else None,
+            )
+            attempts.append(attempt)
+            tried.append(attempt)
+            if not isinstance(exc, failover) or budget.remaining_seconds() <= 0:
+                raise
+            reason = f"failover after {type(exc).__name__} from {provider.name}"
+            continue
+        cost = provider.price_usd(prepared.request)
+        attempts.append(
+            Attempt(
+                provider=provider.name,
+                model=result.model or model,
+                reason=reason,
+                elapsed_seconds=clock() - attempt_started,
+                cost_usd=cost,
+            )
+        )
+        return dataclasses.replace(
+            result,
+            elapsed_seconds=clock() - started,
+            cost_usd=cost,
+            attempts=tuple(attempts),
+        )
+    if len(tried) == 1 and tried[0].error is not None:
+        raise tried[0].error
+    raise AllProvidersFailed(attempts)

@@ -1,0 +1,91 @@
+"""Provider settings: keyword arguments, then ``SWAPKIT_<NAME>_<SETTING>``, then vendor variables.
+
+Each provider declares a pydantic model of its settings (a subclass of `ProviderSettings`) and,
+optionally, the vendor's own environment variables for some of them (``PROSPOLABS_API_KEY``).
+`resolve_settings` reads them in that order once, when a provider is configured, so no swap
+pays for environment look-ups.  A bad value names the argument or variable it came from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from swapkit.core.errors import ConfigurationError
+
+__all__ = ["ProviderSettings", "env_var", "resolve_settings"]
+
+SettingsT = TypeVar("SettingsT", bound="ProviderSettings")
+
+
+class ProviderSettings(BaseModel):
+    """Settings every provider understands; providers subclass this to add their own.
+
+    `timeout` bounds one HTTP exchange (seconds); the end-to-end bound is the swap's deadline.
+    `price_usd` is the price of one swap; ``None`` means unknown (never assumed to be free).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_key: SecretStr | None = None
+    base_url: str = ""
+    timeout: float = Field(default=60.0, gt=0)
+    price_usd: float | None = Field(default=None, ge=0)
+    poll_interval: float = Field(default=2.0, gt=0)
+    max_poll_interval: float = Field(default=10.0, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+def env_var(provider: str, setting: str) -> str:
+    """The swapkit environment variable for one provider setting."""
+    return f"SWAPKIT_{provider.upper()}_{setting.upper()}"
+
+
+def resolve_settings(
+    settings_class: type[SettingsT],
+    provider: str,
+    overrides: Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    aliases: Mapping[str, Sequence[str]] | None = None,
+) -> SettingsT:
+    """Build a provider's settings from keyword overrides, then the environment."""
+    environ = os.environ if env is None else env
+    fields = settings_class.model_fields
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ConfigurationError(
+            f"{provider} has no setting {', '.join(map(repr, unknown))}; "
+            f"known settings: {', '.join(sorted(fields))}"
+        )
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name in fields:
+        if name in overrides:
+            values[name] = overrides[name]
+            sources[name] = f"the {name!r} setting of {provider}"
+            continue
+        for variable in (env_var(provider, name), *(aliases or {}).get(name, ())):
+            raw = environ.get(variable)
+            if raw not in (None, ""):
+                values[name] = raw
+                sources[name] = f"the environment variable {variable}"
+                break
+    try:
+        return settings_class.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            source = sources.get(name, f"the {name!r} setting of {provider}")
+            problems.append(f"{source}: {error['msg']}")
+        raise ConfigurationError("; ".join(problems)) from None

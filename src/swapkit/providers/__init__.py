@@ -1,0 +1,1 @@
+"""Built-in providers, one module per vendor, each registered as a plugin."""
