@@ -393,7 +393,11 @@ def _restringify(body: bytes) -> bytes:
     return json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False).encode()
 
 
-_NO_FACE = re.compile(r"\bno\b.*\bfaces?\b|\bfaces?\b.*\bnot (?:be )?(?:found|detected)", re.I)
+_NO_FACE = re.compile(
+    r"\bno\b.*\bfaces?\b|\bfaces?\b.*\bnot (?:be )?(?:found|detected)"
+    r"|(?:not|n't|unable to) (?:find|detect|locate)\b.*\bfaces?\b",
+    re.I,
+)
 _TOO_LARGE = re.compile(r"too (?:large|big)|exceeds?|\b\d+\s?mb\b|file size|size limit", re.I)
 _BAD_FORMAT = re.compile(
     r"format|unsupported|decode|corrupt|not an image|invalid image|unreadable|unprocessable", re.I

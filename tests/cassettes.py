@@ -1,0 +1,270 @@
+"""Cassette plumbing: scrubbing, canonical URLs, image digests and the recording switch.
+
+Cassettes live at ``tests/cassettes/<test_module>/<test_name>.yaml`` (pytest-recording's
+layout) and replay with ``--record-mode=none`` (the default in pyproject) and the network
+blocked.  Everything that leaves this module for disk goes through `scrub_request` /
+`scrub_response` and the ``swapkit`` serializer, so every cassette gets the same treatment:
+
+* no credential survives: ``Authorization``, cookies, signature headers and pre-signed URL
+  tokens are dropped or replaced by ``REDACTED``;
+* JSON bodies are stored as YAML structures, so a diff of a cassette reads like the traffic;
+* base64 images in request bodies become ``sha256:<digest>`` strings, and requests are matched
+  on that digest, so a test that sends a different image fails to match;
+* image response bodies become ``{image: {digest, media_type, width, height}}`` and are
+  replayed as a synthetic image of that format and size (the result image is not stored);
+* sandbox URLs (``http://127.0.0.1:<port>/<vendor>/...``) are stored as
+  ``https://<vendor>.sandbox.invalid/...`` and requests match on method, path, query and body,
+  so a replay needs no server and a cassette recorded against the real vendor matches too.
+
+Recording: ``pytest --record-mode=rewrite tests/test_prospolabs_cassettes.py`` records against
+an in-process sandbox.  With ``SWAPKIT_RECORD_REAL=1`` and a real ``SWAPKIT_<NAME>_API_KEY`` it
+records against the vendor itself (only the flows a real vendor can be made to produce).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+import yaml
+from PIL import Image
+
+from swapkit.core.images import sniff_media_type
+
+REDACTED = "REDACTED"
+_SECRET_HEADERS = {
+    "authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "api-key",
+    "x-prospo-signature",
+}
+_VOLATILE_HEADERS = {"date", "server", "connection", "keep-alive", "content-length"}
+_SECRET_QUERY = {"token", "signature", "sig", "x-amz-signature", "x-amz-credential", "key"}
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_BASE64_IMAGE = re.compile(r"^(?:data:image/[a-z+.-]+;base64,)?[A-Za-z0-9+/]{64,}={0,2}$")
+_KEY_SHAPED = re.compile(r"\b(?:prsp|sk)-[A-Za-z0-9_-]{8,}")
+
+
+def canonical_url(url: str) -> str:
+    """Sandbox URLs in the vendor's own shape; secret query parameters redacted."""
+    parts = urlsplit(url)
+    host, path = parts.hostname or "", parts.path
+    scheme, netloc = parts.scheme, parts.netloc
+    if host in _LOOPBACK:
+        _, vendor, rest = path.split("/", 2) if path.count("/") >= 2 else ("", path[1:], "")
+        scheme, netloc, path = "https", f"{vendor}.sandbox.invalid", "/" + rest
+    query = urlencode(
+        [
+            (key, REDACTED if key.lower() in _SECRET_QUERY else value)
+            for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+    )
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _digest_images(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _digest_images(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_digest_images(item) for item in value]
+    if isinstance(value, str) and _BASE64_IMAGE.match(value):
+        payload = value.partition(",")[2] if value.startswith("data:") else value
+        try:
+            raw = base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            return value
+        if sniff_media_type(raw):
+            return f"sha256:{hashlib.sha256(raw).hexdigest()[:16]} ({len(raw)} bytes)"
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return canonical_url(value)
+    return value
+
+
+def _canonical_json(body: bytes) -> bytes | None:
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return json.dumps(_digest_images(data), sort_keys=True).encode()
+
+
+def scrub_request(request: Any) -> Any:
+    """vcrpy ``before_record_request``: applied when recording *and* before matching."""
+    request.uri = canonical_url(request.uri)
+    for name in list(request.headers):
+        if name.lower() in _SECRET_HEADERS | _VOLATILE_HEADERS:
+            del request.headers[name]
+    if request.body:
+        canonical = _canonical_json(request.body)
+        if canonical is not None:
+            request.body = canonical
+    return request
+
+
+def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    """vcrpy ``before_record_response``: drop secrets, canonicalise URLs in JSON bodies."""
+    response["headers"] = {
+        name: values
+        for name, values in response["headers"].items()
+        if name.lower() not in _SECRET_HEADERS | _VOLATILE_HEADERS
+    }
+    body = response["body"]["string"]
+    if isinstance(body, bytes) and body:
+        canonical = _canonical_json(body)
+        if canonical is not None:
+            response["body"]["string"] = canonical
+    return response
+
+
+def _image_marker(body: bytes) -> dict[str, Any] | None:
+    media_type = sniff_media_type(body)
+    if media_type is None:
+        return None
+    with Image.open(io.BytesIO(body)) as image:
+        width, height = image.size
+    return {
+        "digest": "sha256:" + hashlib.sha256(body).hexdigest()[:16],
+        "media_type": media_type,
+        "width": width,
+        "height": height,
+    }
+
+
+def _synthesise(marker: dict[str, Any]) -> bytes:
+    fmt = marker["media_type"].partition("/")[2].upper()
+    image = Image.new("RGB", (marker["width"], marker["height"]), (128, 96, 160))
+    out = io.BytesIO()
+    image.save(out, format=fmt)
+    return out.getvalue()
+
+
+def _body_to_yaml(body: Any) -> Any:
+    if not isinstance(body, bytes) or not body:
+        return {"string": body.decode() if isinstance(body, bytes) else body}
+    marker = _image_marker(body)
+    if marker is not None:
+        return {"image": marker}
+    try:
+        return {"json": json.loads(body)}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        pass
+    try:
+        return {"string": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(body).decode()}
+
+
+def _body_from_yaml(stored: Any) -> bytes:
+    if "image" in stored:
+        return _synthesise(stored["image"])
+    if "json" in stored:
+        return json.dumps(stored["json"], sort_keys=True).encode()
+    if "base64" in stored:
+        return base64.b64decode(stored["base64"])
+    value = stored.get("string") or ""
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+class SwapkitSerializer:
+    """YAML with structured JSON bodies and images as digests (see the module docstring)."""
+
+    @staticmethod
+    def serialize(cassette: dict[str, Any]) -> str:
+        interactions = []
+        for interaction in cassette["interactions"]:
+            request, response = interaction["request"], interaction["response"]
+            request = {**request, "body": _body_to_yaml(request["body"])}
+            response = {**response, "body": _body_to_yaml(response["body"]["string"])}
+            interactions.append({"request": request, "response": response})
+        text = yaml.safe_dump(
+            {"interactions": interactions, "version": cassette.get("version", 1)},
+            sort_keys=False,
+            allow_unicode=True,
+        )
+        leaked = _KEY_SHAPED.search(text)
+        if leaked:
+            raise AssertionError(f"refusing to write a cassette holding a key: {leaked[0][:8]}…")
+        return text
+
+    @staticmethod
+    def deserialize(text: str) -> dict[str, Any]:
+        data = yaml.safe_load(text) or {"interactions": []}
+        for interaction in data["interactions"]:
+            request, response = interaction["request"], interaction["response"]
+            request["body"] = _body_from_yaml(request["body"]) or None
+            response["body"] = {"string": _body_from_yaml(response["body"])}
+        return data  # type: ignore[no-any-return]
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    vcr.register_serializer("swapkit", SwapkitSerializer)
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> dict[str, Any]:
+    return {
+        "serializer": "swapkit",
+        "path_transformer": lambda path: path.removesuffix(".swapkit") + ".yaml",
+        "match_on": ("method", "path", "query", "body"),
+        "before_record_request": scrub_request,
+        "before_record_response": scrub_response,
+        "decode_compressed_response": True,
+        "record_on_exception": False,
+    }
+
+
+def recording(config: pytest.Config) -> bool:
+    """True when this run writes cassettes rather than replaying them."""
+    return config.getoption("--record-mode") not in (None, "none")
+
+
+@pytest.fixture
+def cassette_target(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Where cassette tests send traffic: nowhere on replay, a sandbox or the vendor on record.
+
+    Yields an object with ``settings(provider)`` (the provider settings to use) and
+    ``sandbox`` (the `Sandbox` being recorded against, or None on replay and real recordings).
+    """
+    yield from _cassette_target(request)
+
+
+def _cassette_target(request: pytest.FixtureRequest) -> Iterator[Any]:
+    from swapkit.sandbox import Sandbox
+
+    class Target:
+        def __init__(self, base_url: str | None, sandbox: Any) -> None:
+            self._base_url = base_url
+            self.sandbox = sandbox
+
+        def settings(self, provider: str) -> dict[str, Any]:
+            if self._base_url is None:  # replay: nothing listens on port 9
+                return {"api_key": "prsp-replay0000", "base_url": f"http://127.0.0.1:9/{provider}"}
+            if self.sandbox is None:  # a real vendor, from the environment
+                return {}
+            return {"api_key": "prsp-sandbox", "base_url": f"{self._base_url}/{provider}"}
+
+        def fault(self, **fields: Any) -> None:
+            """Inject a sandbox fault when recording against the sandbox; a no-op on replay."""
+            if self.sandbox is not None:
+                from swapkit.sandbox import Fault
+
+                self.sandbox.faults.add(Fault(**fields))
+
+    if not recording(request.config):
+        yield Target(None, None)
+    elif os.environ.get("SWAPKIT_RECORD_REAL"):
+        yield Target("", None)
+    else:
+        with Sandbox(job_seconds=0.0) as sandbox, sandbox.serve() as server:
+            yield Target(server.url, sandbox)

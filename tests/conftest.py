@@ -1,0 +1,88 @@
+"""Shared fixtures: no real waiting, no stray environment, a fresh plugin manager per test."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+
+import pluggy
+import pytest
+import stamina
+from PIL import Image
+
+from swapkit.core.plugins import make_plugin_manager
+
+pytest_plugins = ["tests.cassettes"]
+
+
+class FakeClock:
+    """A clock whose sleeps advance time instantly; share `monotonic` with the sandbox."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+@pytest.fixture(autouse=True)
+def _no_retry_waits() -> Iterator[None]:
+    """Retries happen at most once and never wait, unless a test opts in."""
+    with stamina.set_testing(True, attempts=1):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see no swapkit or vendor settings from the machine they run on."""
+    for name in list(os.environ):
+        if name.startswith(("SWAPKIT_", "PROSPOLABS_", "ACEDATACLOUD_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def plugin_manager() -> pluggy.PluginManager:
+    """Built-in providers only: nothing installed on the machine leaks into a test."""
+    return make_plugin_manager(entry_points=False)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make_image(
+    size: tuple[int, int] = (48, 40),
+    color: tuple[int, int, int] = (200, 120, 80),
+    fmt: str = "PNG",
+    *,
+    pattern: bool = True,
+) -> bytes:
+    """A small real image; with `pattern` it has structure (a 'face' for the sandbox)."""
+    image = Image.new("RGB", size, color)
+    if pattern:
+        for x in range(size[0] // 4, size[0] // 2):
+            for y in range(size[1] // 4, size[1] // 2):
+                image.putpixel((x, y), (20, 40, 60))
+    out = io.BytesIO()
+    image.save(out, format=fmt)
+    return out.getvalue()
+
+
+@pytest.fixture
+def face_png() -> bytes:
+    return make_image((48, 40), (220, 180, 150))
+
+
+@pytest.fixture
+def scene_png() -> bytes:
+    return make_image((64, 56), (30, 90, 160))
