@@ -1,0 +1,3 @@
+from swapkit.cli import main
+
+raise SystemExit(main())

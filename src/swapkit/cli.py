@@ -1,0 +1,255 @@
+"""The ``swapkit`` command: ``swap``, ``providers``, ``sandbox serve`` and ``demo``.
+
+Exit codes: 0 success; 1 the swap failed (a vendor error, or every provider failed); 2 the
+command or configuration is wrong (bad arguments, a missing key, an input that is not an
+image).  Errors print one ``error:`` line that says what to do, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from swapkit.core.client import SwapClient
+from swapkit.core.errors import (
+    ConfigurationError,
+    InvalidRequest,
+    NoEligibleProvider,
+    SwapError,
+)
+from swapkit.core.models import SwapResult
+from swapkit.core.plugins import installed_providers
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _show_retries()
+    try:
+        return int(args.run(args))
+    except (ConfigurationError, InvalidRequest, NoEligibleProvider) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SwapError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+class _RetryLine(logging.Handler):
+    """Shows stamina's scheduled retries as one readable line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = record.__dict__
+        print(
+            f"  retry      #{fields.get('stamina.retry_num')} in "
+            f"{fields.get('stamina.wait_for')} s after {fields.get('stamina.caused_by')}",
+            file=sys.stderr,
+        )
+
+
+def _show_retries() -> None:
+    logger = logging.getLogger("stamina")
+    if not any(isinstance(handler, _RetryLine) for handler in logger.handlers):
+        logger.addHandler(_RetryLine())
+        logger.propagate = False
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="swapkit", description="One face-swap API over several vendors."
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    swap = commands.add_parser("swap", help="swap the face from SOURCE into TARGET")
+    swap.add_argument("source", help="the face: a path, an http(s) URL or a data: URI")
+    swap.add_argument("target", help="the image that receives the face")
+    swap.add_argument("-o", "--output", required=True, type=Path, help="where to write the result")
+    swap.add_argument(
+        "-p",
+        "--provider",
+        action="append",
+        dest="providers",
+        metavar="NAME",
+        help="provider to use; repeat for a fallback order (default: every installed one)",
+    )
+    swap.add_argument("--style", choices=["realistic", "cartoon"])
+    swap.add_argument("--quality", choices=["fast", "standard", "high", "max"])
+    swap.add_argument("--format", dest="output_format", choices=["jpeg", "png", "webp"])
+    swap.add_argument("--output-quality", type=int, metavar="10-100")
+    swap.add_argument("--prompt")
+    swap.add_argument("--face-index", type=int)
+    swap.add_argument("--deadline", type=float, metavar="SECONDS", help="end-to-end bound")
+    swap.set_defaults(run=_swap)
+
+    providers = commands.add_parser("providers", help="list installed providers")
+    providers.set_defaults(run=_providers)
+
+    sandbox = commands.add_parser("sandbox", help="the local vendor emulator")
+    sandbox_commands = sandbox.add_subparsers(required=True, metavar="COMMAND")
+    serve = sandbox_commands.add_parser("serve", help="serve the sandbox on loopback")
+    serve.add_argument("--host", default="127.0.0.1", help="a loopback address")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument(
+        "--job-seconds", type=float, default=2.0, help="how long async jobs take (seconds)"
+    )
+    serve.set_defaults(run=_sandbox_serve)
+
+    demo = commands.add_parser("demo", help="run swaps against the embedded sandbox")
+    demo.add_argument(
+        "-o", "--output-dir", type=Path, default=Path("swapkit-demo"), help="where to write images"
+    )
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def _swap(args: argparse.Namespace) -> int:
+    fields: dict[str, Any] = {
+        name: getattr(args, name)
+        for name in (
+            "style",
+            "quality",
+            "output_format",
+            "output_quality",
+            "prompt",
+            "face_index",
+            "deadline",
+        )
+        if getattr(args, name) is not None
+    }
+    with SwapClient(providers=args.providers) as client:
+        result = client.swap(source=args.source, target=args.target, **fields)
+    result.save(args.output)
+    _print_result(result, args.output)
+    return 0
+
+
+def _print_result(result: SwapResult, path: Path) -> None:
+    print(f"wrote {path} ({result.media_type}, {result.width}x{result.height})")
+    print(f"  provider   {result.provider} (model {result.model or 'n/a'})")
+    print(f"  job        {result.job_id or 'n/a'}")
+    if result.processing_seconds is not None:
+        print(f"  vendor     {result.processing_seconds:.2f} s of processing")
+    print(f"  elapsed    {result.elapsed_seconds:.2f} s")
+    cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.3f}"
+    print(f"  cost       {cost}")
+    for attempt in result.attempts:
+        outcome = "ok" if attempt.error is None else f"{type(attempt.error).__name__}"
+        print(f"  attempt    {attempt.provider}: {outcome} ({attempt.reason})")
+
+
+def _providers(args: argparse.Namespace) -> int:
+    for name, provider_class in installed_providers().items():
+        caps = provider_class.capabilities
+        try:
+            problem = provider_class().missing_configuration()
+        except ConfigurationError as exc:
+            problem = str(exc)
+        limit = f"{caps.max_image_bytes / 2**20:.0f} MB" if caps.max_image_bytes else "unknown"
+        price = "unknown" if caps.default_price_usd is None else f"${caps.default_price_usd}"
+        print(f"{name}  ({provider_class.display_name})")
+        print(f"  configured  {'yes' if problem is None else 'no: ' + problem}")
+        print(f"  targets     {', '.join(sorted(caps.target_kinds))}")
+        print(f"  inputs      {', '.join(sorted(caps.input_kinds))}")
+        print(f"  styles      {', '.join(sorted(caps.styles))}")
+        print(f"  formats     {', '.join(sorted(caps.output_formats))}")
+        print(
+            f"  modes       {', '.join(sorted(caps.modes))}{' + webhooks' if caps.webhooks else ''}"
+        )
+        print(f"  max image   {limit}")
+        print(f"  list price  {price} per swap")
+    return 0
+
+
+def _sandbox_serve(args: argparse.Namespace) -> int:
+    from swapkit.sandbox import Sandbox, serve_forever
+
+    sandbox = Sandbox(job_seconds=args.job_seconds)
+    print(f"swapkit sandbox on http://{args.host}:{args.port}  (Ctrl-C to stop)")
+    for vendor in ("prospolabs",):
+        print(f"  {vendor:<12} base_url=http://{args.host}:{args.port}/{vendor}")
+    print("  API key for every vendor: prsp-sandbox")
+    serve_forever(args.host, args.port, sandbox=sandbox)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from swapkit.sandbox import Fault, Sandbox
+
+    out: Path = args.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    face, scene = _demo_images()
+    (out / "face.png").write_bytes(face)
+    (out / "scene.png").write_bytes(scene)
+    with Sandbox(job_seconds=1.0) as sandbox, sandbox.serve() as server:
+        settings = {"api_key": "prsp-sandbox", "base_url": server.base_url("prospolabs")}
+        print(f"sandbox running at {server.url}; prospolabs points at it\n")
+        with SwapClient(providers={"prospolabs": settings}) as client:
+            print("1. a realistic swap on the blocking endpoint")
+            result = client.swap(source=out / "face.png", target=out / "scene.png")
+            _print_result(result, result.save(out / f"realistic.{result.extension}"))
+
+            print("\n2. a cartoon swap on the async endpoint (long deadline), polled to the end")
+            result = client.swap(
+                source=out / "face.png",
+                target=out / "scene.png",
+                style="cartoon",
+                output_format="png",
+                deadline=600,
+            )
+            _print_result(result, result.save(out / f"cartoon.{result.extension}"))
+
+            print("\n3. the vendor answers 503 once; swapkit retries the refunded failure")
+            sandbox.faults.add(Fault(provider="prospolabs", status=503, times=1))
+            result = client.swap(source=out / "face.png", target=out / "scene.png", quality="fast")
+            _print_result(result, result.save(out / f"fast.{result.extension}"))
+
+            print("\n4. a flat grey 'face': the vendor finds no face, and says so")
+            try:
+                client.swap(source=_flat_image(), target=out / "scene.png")
+            except SwapError as exc:
+                print(f"  {type(exc).__name__}: {exc}")
+    return 0
+
+
+def _demo_images() -> tuple[bytes, bytes]:
+    from PIL import Image, ImageDraw
+
+    face = Image.new("RGB", (256, 256), (245, 222, 179))
+    draw = ImageDraw.Draw(face)
+    draw.ellipse((48, 32, 208, 224), fill=(255, 205, 160), outline=(120, 80, 40), width=4)
+    draw.ellipse((90, 100, 110, 120), fill=(40, 40, 40))
+    draw.ellipse((146, 100, 166, 120), fill=(40, 40, 40))
+    draw.arc((92, 140, 164, 190), start=10, end=170, fill=(160, 40, 40), width=5)
+    scene = Image.new("RGB", (512, 384), (90, 150, 210))
+    draw = ImageDraw.Draw(scene)
+    draw.rectangle((0, 280, 512, 384), fill=(70, 160, 80))
+    draw.ellipse((380, 30, 460, 110), fill=(250, 220, 60))
+    draw.rectangle((200, 150, 312, 300), fill=(200, 60, 60))
+    draw.ellipse((206, 60, 306, 160), fill=(240, 200, 170))
+    return _png(face), _png(scene)
+
+
+def _flat_image() -> bytes:
+    from PIL import Image
+
+    return _png(Image.new("RGB", (128, 128), (128, 128, 128)))
+
+
+def _png(image: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
