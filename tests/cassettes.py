@@ -49,7 +49,7 @@ _SECRET_HEADERS = {
     "api-key",
     "x-prospo-signature",
 }
-_VOLATILE_HEADERS = {"date", "server", "connection", "keep-alive", "content-length"}
+_VOLATILE_HEADERS = {"date", "server", "connection", "keep-alive", "content-length", "host"}
 _SECRET_QUERY = {"token", "signature", "sig", "x-amz-signature", "x-amz-credential", "key"}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _BASE64_IMAGE = re.compile(r"^(?:data:image/[a-z+.-]+;base64,)?[A-Za-z0-9+/]{64,}={0,2}$")
@@ -112,6 +112,17 @@ def scrub_request(request: Any) -> Any:
     return request
 
 
+_LOOPBACK_URL = re.compile(r"https?://(?:127\.0\.0\.1|localhost|\[::1\]):\d+/([A-Za-z0-9_-]+)")
+_TOKEN_PARAM = re.compile(r"\b(token|signature|sig)=[^&\"'\s]+", re.I)
+
+
+def _scrub_text(body: bytes) -> bytes:
+    """Non-JSON bodies (HTML pages, truncated JSON): the same URL and token scrubbing."""
+    text = body.decode("utf-8", "replace")
+    text = _LOOPBACK_URL.sub(lambda m: f"https://{m[1]}.sandbox.invalid", text)
+    return _TOKEN_PARAM.sub(lambda m: f"{m[1]}={REDACTED}", text).encode()
+
+
 def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     """vcrpy ``before_record_response``: drop secrets, canonicalise URLs in JSON bodies."""
     response["headers"] = {
@@ -124,6 +135,8 @@ def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
         canonical = _canonical_json(body)
         if canonical is not None:
             response["body"]["string"] = canonical
+        elif sniff_media_type(body) is None:
+            response["body"]["string"] = _scrub_text(body)
     return response
 
 
@@ -150,8 +163,10 @@ def _synthesise(marker: dict[str, Any]) -> bytes:
 
 
 def _body_to_yaml(body: Any) -> Any:
-    if not isinstance(body, bytes) or not body:
-        return {"string": body.decode() if isinstance(body, bytes) else body}
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if not body:
+        return {"string": ""}
     marker = _image_marker(body)
     if marker is not None:
         return {"image": marker}
@@ -202,7 +217,7 @@ class SwapkitSerializer:
         data = yaml.safe_load(text) or {"interactions": []}
         for interaction in data["interactions"]:
             request, response = interaction["request"], interaction["response"]
-            request["body"] = _body_from_yaml(request["body"]) or None
+            request["body"] = _body_from_yaml(request["body"])
             response["body"] = {"string": _body_from_yaml(response["body"])}
         return data  # type: ignore[no-any-return]
 
@@ -229,42 +244,42 @@ def recording(config: pytest.Config) -> bool:
     return config.getoption("--record-mode") not in (None, "none")
 
 
+class CassetteTarget:
+    """Where a cassette test sends traffic (see `cassette_target`)."""
+
+    def __init__(self, base_url: str | None, sandbox: Any) -> None:
+        self._base_url = base_url
+        self.sandbox = sandbox
+
+    def settings(self, provider: str) -> dict[str, Any]:
+        """Provider settings for this run: replay, sandbox recording or real recording."""
+        if self._base_url is None:  # replay: nothing listens on port 9, vcrpy answers
+            return {"api_key": "replay-key", "base_url": f"http://127.0.0.1:9/{provider}"}
+        if self.sandbox is None:  # recording against the real vendor: settings from env
+            return {}
+        return {"api_key": "prsp-sandbox", "base_url": f"{self._base_url}/{provider}"}
+
+    def fault(self, **fields: Any) -> bool:
+        """Inject a sandbox fault when recording against the sandbox; False when it cannot."""
+        if self.sandbox is None:
+            return False
+        from swapkit.sandbox import Fault
+
+        self.sandbox.faults.add(Fault(**fields))
+        return True
+
+
 @pytest.fixture
-def cassette_target(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Where cassette tests send traffic: nowhere on replay, a sandbox or the vendor on record.
-
-    Yields an object with ``settings(provider)`` (the provider settings to use) and
-    ``sandbox`` (the `Sandbox` being recorded against, or None on replay and real recordings).
-    """
-    yield from _cassette_target(request)
-
-
-def _cassette_target(request: pytest.FixtureRequest) -> Iterator[Any]:
+def cassette_target(request: pytest.FixtureRequest, clock: Any) -> Iterator[CassetteTarget]:
+    """Nowhere on replay; an in-process sandbox (sharing the test's fake clock) when recording;
+    the real vendor when recording with ``SWAPKIT_RECORD_REAL=1``."""
+    if not recording(request.config):
+        yield CassetteTarget(None, None)
+        return
+    if os.environ.get("SWAPKIT_RECORD_REAL"):
+        yield CassetteTarget("", None)
+        return
     from swapkit.sandbox import Sandbox
 
-    class Target:
-        def __init__(self, base_url: str | None, sandbox: Any) -> None:
-            self._base_url = base_url
-            self.sandbox = sandbox
-
-        def settings(self, provider: str) -> dict[str, Any]:
-            if self._base_url is None:  # replay: nothing listens on port 9
-                return {"api_key": "prsp-replay0000", "base_url": f"http://127.0.0.1:9/{provider}"}
-            if self.sandbox is None:  # a real vendor, from the environment
-                return {}
-            return {"api_key": "prsp-sandbox", "base_url": f"{self._base_url}/{provider}"}
-
-        def fault(self, **fields: Any) -> None:
-            """Inject a sandbox fault when recording against the sandbox; a no-op on replay."""
-            if self.sandbox is not None:
-                from swapkit.sandbox import Fault
-
-                self.sandbox.faults.add(Fault(**fields))
-
-    if not recording(request.config):
-        yield Target(None, None)
-    elif os.environ.get("SWAPKIT_RECORD_REAL"):
-        yield Target("", None)
-    else:
-        with Sandbox(job_seconds=0.0) as sandbox, sandbox.serve() as server:
-            yield Target(server.url, sandbox)
+    with Sandbox(clock=clock.monotonic, job_seconds=5.0) as sandbox, sandbox.serve() as server:
+        yield CassetteTarget(server.url, sandbox)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 from collections.abc import Iterator
+from typing import Any, Literal
 
 import pluggy
 import pytest
 import stamina
 from PIL import Image
 
+from swapkit import AsyncSwapClient, SwapClient, SwapResult
 from swapkit.core.plugins import make_plugin_manager
 
 pytest_plugins = ["tests.cassettes"]
@@ -86,3 +89,16 @@ def face_png() -> bytes:
 @pytest.fixture
 def scene_png() -> bytes:
     return make_image((64, 56), (30, 90, 160))
+
+
+def run_swap(kind: Literal["sync", "async"], client: dict[str, Any], **fields: Any) -> SwapResult:
+    """One swap through a fresh `SwapClient` or `AsyncSwapClient` built from `client`."""
+    if kind == "sync":
+        with SwapClient(**client) as sync_client:
+            return sync_client.swap(**fields)
+
+    async def go() -> SwapResult:
+        async with AsyncSwapClient(**client) as async_client:
+            return await async_client.swap(**fields)
+
+    return asyncio.run(go())

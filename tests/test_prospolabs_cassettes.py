@@ -1,0 +1,124 @@
+"""Prospolabs flows replayed from cassettes recorded against the sandbox.
+
+Replay needs no server and no key: nothing listens at the base URL, vcrpy answers.  To
+re-record: ``pytest --record-mode=rewrite tests/test_prospolabs_cassettes.py`` (sandbox), or
+with ``SWAPKIT_RECORD_REAL=1 SWAPKIT_PROSPOLABS_API_KEY=prsp-...`` for the real vendor (the
+error cassettes need the sandbox's fault injection and are skipped there).  See
+docs/cassettes.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pluggy
+import pytest
+
+from swapkit import SwapResult, errors
+
+from .cassettes import CassetteTarget
+from .conftest import FakeClock, make_image, run_swap
+
+pytestmark = pytest.mark.vcr
+
+Kind = Literal["sync", "async"]
+FACE = make_image((48, 40), (220, 180, 150))
+SCENE = make_image((64, 56), (30, 90, 160))
+
+
+@pytest.fixture(params=["sync", "async"])
+def kind(request: pytest.FixtureRequest) -> Kind:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def swap(
+    kind: Kind,
+    cassette_target: CassetteTarget,
+    clock: FakeClock,
+    plugin_manager: pluggy.PluginManager,
+) -> Any:
+    def run(settings: dict[str, Any] | None = None, **fields: Any) -> SwapResult:
+        provider = {**cassette_target.settings("prospolabs"), **(settings or {})}
+        client = {
+            "providers": {"prospolabs": provider},
+            "clock": clock,
+            "plugin_manager": plugin_manager,
+        }
+        return run_swap(kind, client, **fields)
+
+    return run
+
+
+def needs_fault(target: CassetteTarget, **fault: Any) -> None:
+    if target.sandbox is None and target.settings("prospolabs") == {}:
+        pytest.skip("needs the sandbox's fault injection")
+    target.fault(provider="prospolabs", **fault)
+
+
+def test_sync_swap(swap: Any) -> None:
+    result = swap(source=FACE, target=SCENE, output_format="png")
+    assert (result.provider, result.model, result.media_type) == ("prospolabs", "realistic", "image/png")
+    assert (result.width, result.height) == (64, 56)
+    assert result.job_id
+    assert result.processing_seconds is not None
+
+
+def test_async_swap_with_polling(swap: Any, clock: FakeClock) -> None:
+    result = swap(source=FACE, target=SCENE, style="cartoon", deadline=600)
+    assert result.model == "cartoon"
+    assert (result.width, result.height) == (64, 56)
+    assert clock.slept  # it polled at least once before the job completed
+
+
+def test_no_face(swap: Any) -> None:
+    with pytest.raises(errors.NoFaceDetected):
+        swap(source=make_image(pattern=False), target=SCENE)
+
+
+def test_invalid_key(swap: Any) -> None:
+    with pytest.raises(errors.AuthenticationError):
+        swap(settings={"api_key": "wrong-key"}, source=FACE, target=SCENE)
+
+
+def test_validation_error_list_detail(swap: Any) -> None:
+    with pytest.raises(errors.InvalidRequest, match="output_format"):
+        swap(source=FACE, target=SCENE, options={"prospolabs": {"output_format": "gif"}})
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (403, errors.InsufficientCredits),
+        (429, errors.RateLimited),
+        (500, errors.ProviderUnavailable),
+        (504, errors.ProviderTimeout),
+    ],
+)
+def test_error_status(
+    swap: Any, cassette_target: CassetteTarget, status: int, error: type
+) -> None:
+    needs_fault(cassette_target, status=status, times=1)
+    with pytest.raises(error) as info:
+        swap(source=FACE, target=SCENE)
+    assert info.value.status_code == status
+
+
+@pytest.mark.parametrize("fault", ["html", "truncated"])
+def test_garbage_body(swap: Any, cassette_target: CassetteTarget, fault: str) -> None:
+    needs_fault(cassette_target, kind=fault, times=1)
+    with pytest.raises(errors.ProviderUnavailable):
+        swap(source=FACE, target=SCENE)
+
+
+def test_job_not_found(swap: Any, cassette_target: CassetteTarget) -> None:
+    needs_fault(cassette_target, status=404, path="/v1/jobs/*", times=1)
+    with pytest.raises(errors.JobNotFound):
+        swap(source=FACE, target=SCENE, deadline=600)
+
+
+@pytest.mark.parametrize("deadline", [60, 600], ids=["sync-endpoint", "async-endpoint"])
+def test_job_failed(swap: Any, cassette_target: CassetteTarget, deadline: int) -> None:
+    needs_fault(cassette_target, kind="job_failed", times=1)
+    with pytest.raises(errors.JobFailed):
+        swap(source=FACE, target=SCENE, deadline=deadline)
