@@ -58,7 +58,11 @@ def needs_fault(target: CassetteTarget, **fault: Any) -> None:
 
 def test_sync_swap(swap: Any) -> None:
     result = swap(source=FACE, target=SCENE, output_format="png")
-    assert (result.provider, result.model, result.media_type) == ("prospolabs", "realistic", "image/png")
+    assert (result.provider, result.model, result.media_type) == (
+        "prospolabs",
+        "realistic",
+        "image/png",
+    )
     assert (result.width, result.height) == (64, 56)
     assert result.job_id
     assert result.processing_seconds is not None
@@ -95,9 +99,7 @@ def test_validation_error_list_detail(swap: Any) -> None:
         (504, errors.ProviderTimeout),
     ],
 )
-def test_error_status(
-    swap: Any, cassette_target: CassetteTarget, status: int, error: type
-) -> None:
+def test_error_status(swap: Any, cassette_target: CassetteTarget, status: int, error: type) -> None:
     needs_fault(cassette_target, status=status, times=1)
     with pytest.raises(error) as info:
         swap(source=FACE, target=SCENE)

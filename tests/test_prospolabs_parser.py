@@ -75,7 +75,9 @@ def test_refunded_server_errors_are_retryable_client_errors_are_not() -> None:
 
 
 def test_404_on_a_job_is_job_not_found_elsewhere_a_bad_endpoint() -> None:
-    job = provider.error_from_response(response(404, {"detail": "Job not found"}, path="/v1/jobs/x"))
+    job = provider.error_from_response(
+        response(404, {"detail": "Job not found"}, path="/v1/jobs/x")
+    )
     assert type(job) is errors.JobNotFound
     endpoint = provider.error_from_response(response(404, {"detail": "Not Found"}))
     assert type(endpoint) is errors.InvalidRequest
@@ -279,13 +281,23 @@ def test_wrong_secret_and_missing_secret() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=20,
 )
 known_keys = st.sampled_from(
-    ["request_id", "id", "status", "model", "result_url", "inference_time",
-     "processing_time_ms", "detail", "error"]
+    [
+        "request_id",
+        "id",
+        "status",
+        "model",
+        "result_url",
+        "inference_time",
+        "processing_time_ms",
+        "detail",
+        "error",
+    ]
 )
 job_like = st.dictionaries(known_keys, json_values, max_size=8)
 garbage_bytes = st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode())

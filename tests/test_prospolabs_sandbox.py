@@ -172,8 +172,8 @@ def test_webhook_url_uses_async_and_the_webhook_verifies(
         event = client.parse_webhook("prospolabs", delivery.headers, delivery.content)
         assert (event.status, event.job_id) == ("completed", result.job_id)
         assert event.processing_seconds is not None
+        tampered = delivery.content.replace(b"inference.completed", b"inference.failed")
         with pytest.raises(errors.InvalidSignature):
-            tampered = delivery.content.replace(b"inference.completed", b"inference.failed")
             client.parse_webhook("prospolabs", delivery.headers, tampered)
 
 
@@ -198,9 +198,7 @@ def _fault(**fields: Any) -> Any:
     return Fault(provider="prospolabs", **fields)
 
 
-def test_wrong_key_is_authentication_error(
-    swap: Swap, face_png: bytes, scene_png: bytes
-) -> None:
+def test_wrong_key_is_authentication_error(swap: Swap, face_png: bytes, scene_png: bytes) -> None:
     with pytest.raises(errors.AuthenticationError) as info:
         swap(source=face_png, target=scene_png, client={"settings": {"api_key": "prsp-wrong"}})
     assert info.value.status_code == 401

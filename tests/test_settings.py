@@ -37,7 +37,7 @@ def test_bad_value_names_its_source(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unknown_setting_lists_known_ones() -> None:
-    with pytest.raises(errors.ConfigurationError, match="known settings: .*api_key"):
+    with pytest.raises(errors.ConfigurationError, match=r"known settings: .*api_key"):
         Prospolabs(api_kye="x")
 
 
@@ -58,7 +58,7 @@ def test_client_accepts_names_objects_and_mappings(plugin_manager: pluggy.Plugin
 
 
 def test_unknown_provider_is_a_configuration_error(plugin_manager: pluggy.PluginManager) -> None:
-    with pytest.raises(errors.ConfigurationError, match="unknown provider 'nope'.*prospolabs"):
+    with pytest.raises(errors.ConfigurationError, match=r"unknown provider 'nope'.*prospolabs"):
         SwapClient(providers=["nope"], plugin_manager=plugin_manager)
     with pytest.raises(errors.ConfigurationError, match="more than once"):
         SwapClient(providers=["prospolabs", "prospolabs"], plugin_manager=plugin_manager)

@@ -91,7 +91,7 @@ class _BaseClient:
         """
         return self.provider(provider).parse_webhook(headers, body, secret=secret)
 
-    def _flow(self, request: SwapRequest | None, fields: Mapping[str, Any]) -> tuple[Flow, Budget]:
+    def _flow(self, request: SwapRequest | None, fields: Mapping[str, Any]) -> Flow:
         swap_request = _build_request(request, fields)
         if swap_request.max_cost_usd is None and self.max_cost_usd is not None:
             swap_request = swap_request.model_copy(update={"max_cost_usd": self.max_cost_usd})
@@ -102,7 +102,7 @@ class _BaseClient:
             deadline_at=clock() + (swap_request.deadline or self.deadline),
             clock=clock,
         )
-        return swap_flow(self._providers, prepared, budget, failover=self.failover), budget
+        return swap_flow(self._providers, prepared, budget, failover=self.failover)
 
 
 class SwapClient(_BaseClient):
@@ -138,7 +138,7 @@ class SwapClient(_BaseClient):
         Pass a `SwapRequest`, or its fields as keyword arguments (or both: the keywords
         override the request's fields).
         """
-        flow, _ = self._flow(request, fields)
+        flow = self._flow(request, fields)
         try:
             value: Any = None
             error: SwapError | None = None
@@ -217,7 +217,7 @@ class AsyncSwapClient(_BaseClient):
 
     async def swap(self, request: SwapRequest | None = None, /, **fields: Any) -> SwapResult:
         """Swap the face from `source` into `target`; see `SwapClient.swap`."""
-        flow, _ = self._flow(request, fields)
+        flow = self._flow(request, fields)
         try:
             value: Any = None
             error: SwapError | None = None

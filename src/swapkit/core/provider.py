@@ -16,7 +16,7 @@ import dataclasses
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -39,13 +39,14 @@ from swapkit.core.settings import ProviderSettings, env_var, resolve_settings
 __all__ = [
     "Capabilities",
     "Done",
+    "JsonBody",
     "Outcome",
     "Pending",
     "PreparedSwap",
     "Provider",
     "VendorResult",
-    "encode_json",
     "json_body",
+    "json_request",
 ]
 
 TargetKind = Literal["image", "template", "prompt"]
@@ -121,21 +122,48 @@ class Done:
 Outcome = Pending | Done
 
 
-def encode_json(payload: Mapping[str, Any]) -> bytes:
-    """Encode a flat JSON object whose ``bytes`` values are base64 images, without copying them.
+class JsonBody(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A JSON object body whose ``bytes`` values (base64 images) are sent without copying.
 
     ``json.dumps`` would turn each base64 image into a ``str``, escape it, and encode the whole
-    document again: three more copies of every image.  Base64 needs no JSON escaping, so the
-    bytes are spliced between the encoded keys instead, leaving one copy (the body itself).
+    document again: three more copies of every image, and one more to join them.  Base64 needs
+    no JSON escaping, so the body is kept as a list of chunks (encoded keys and small values
+    around the image bytes themselves) and streamed chunk by chunk, with an exact
+    ``Content-Length``.  It can be iterated any number of times, so retries resend it, and it
+    works for both the sync and the async client.
     """
-    parts: list[bytes] = []
-    for key, value in payload.items():
-        if value is None:
-            continue
-        parts += (b"," if parts else b"{", json.dumps(key).encode(), b":")
-        parts += (b'"', value, b'"') if isinstance(value, bytes) else (json.dumps(value).encode(),)
-    parts.append(b"}" if parts else b"{}")
-    return b"".join(parts)
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        chunks: list[bytes] = []
+        for key, value in payload.items():
+            if value is None:
+                continue
+            chunks += (b"," if chunks else b"{", json.dumps(key).encode(), b":")
+            if isinstance(value, bytes):
+                chunks += (b'"', value, b'"')
+            else:
+                chunks.append(json.dumps(value).encode())
+        chunks.append(b"}" if chunks else b"{}")
+        self.chunks = tuple(chunks)
+        self.length = sum(len(chunk) for chunk in chunks)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.chunks)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
+
+
+def json_request(
+    method: str, url: str, payload: Mapping[str, Any], headers: Mapping[str, str]
+) -> httpx.Request:
+    """An `httpx.Request` with a `JsonBody` (``None`` values are left out)."""
+    body = JsonBody(payload)
+    request = httpx.Request(method, url, headers={**headers, "Content-Type": "application/json"})
+    request.headers["Content-Length"] = str(body.length)
+    request.stream = body
+    return request
 
 
 def json_body(response: httpx.Response, provider: str) -> Any:

@@ -68,8 +68,8 @@ from swapkit.core.provider import (
     PreparedSwap,
     Provider,
     VendorResult,
-    encode_json,
     json_body,
+    json_request,
 )
 from swapkit.core.settings import ProviderSettings
 
@@ -205,11 +205,7 @@ class Prospolabs(Provider):
     # -- requests -----------------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.api_key}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+        return {"Authorization": f"Bearer {self.api_key}", "Accept": "application/json"}
 
     def build_submit(self, prepared: PreparedSwap, mode: Mode) -> httpx.Request:
         request = prepared.request
@@ -227,12 +223,7 @@ class Prospolabs(Provider):
             **extra,
         }
         path = f"/v1/swap/{self.model_for(request)}" + ("/async" if mode == "async" else "")
-        return httpx.Request(
-            "POST",
-            self.settings.base_url + path,
-            headers=self._headers(),
-            content=encode_json(payload),
-        )
+        return json_request("POST", self.settings.base_url + path, payload, self._headers())
 
     def build_poll(self, job: Pending) -> httpx.Request:
         return httpx.Request(
