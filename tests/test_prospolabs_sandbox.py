@@ -325,6 +325,7 @@ def test_dropped_polls_and_downloads_are_retried(
             "over prospolabs's limit of 10 MB",
         ),
     ],
+    ids=["missing-file", "not-an-image", "over-10-MB"],
 )
 def test_bad_input_fails_before_the_network(
     swap: Swap, sandbox: Any, scene_png: bytes, source: Any, error: type, words: str
