@@ -108,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "-o", "--output-dir", type=Path, default=Path("swapkit-demo"), help="where to write images"
     )
+    demo.add_argument(
+        "--job-seconds", type=float, default=1.0, help="how long the sandbox's async jobs take"
+    )
     demo.set_defaults(run=_demo)
     return parser
 
@@ -190,7 +193,7 @@ def _demo(args: argparse.Namespace) -> int:
     face, scene = _demo_images()
     (out / "face.png").write_bytes(face)
     (out / "scene.png").write_bytes(scene)
-    with Sandbox(job_seconds=1.0) as sandbox, sandbox.serve() as server:
+    with Sandbox(job_seconds=args.job_seconds) as sandbox, sandbox.serve() as server:
         settings = {"api_key": "prsp-sandbox", "base_url": server.base_url("prospolabs")}
         print(f"sandbox running at {server.url}; prospolabs points at it\n")
         with SwapClient(providers={"prospolabs": settings}) as client:

@@ -1,0 +1,102 @@
+"""The swapkit command line: swap, providers and demo, against the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stamina
+
+from swapkit import cli
+from swapkit.core.clock import SystemClock
+
+
+@pytest.fixture
+def no_real_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SystemClock, "sleep", lambda self, seconds: None)
+
+
+@pytest.fixture
+def images(tmp_path: Path, face_png: bytes, scene_png: bytes) -> tuple[Path, Path]:
+    (tmp_path / "face.png").write_bytes(face_png)
+    (tmp_path / "scene.png").write_bytes(scene_png)
+    return tmp_path / "face.png", tmp_path / "scene.png"
+
+
+def test_providers_lists_capabilities_and_configuration(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["providers"]) == 0
+    out = capsys.readouterr().out
+    assert "prospolabs" in out
+    assert "configured  no: no API key: set SWAPKIT_PROSPOLABS_API_KEY" in out
+    assert "max image   10 MB" in out
+
+
+def test_swap_writes_the_result(
+    swapkit_sandbox_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    images: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SWAPKIT_PROSPOLABS_API_KEY", "prsp-sandbox")
+    monkeypatch.setenv("SWAPKIT_PROSPOLABS_BASE_URL", swapkit_sandbox_server.base_url("prospolabs"))
+    source, target = images
+    out = tmp_path / "out.png"
+    code = cli.main(
+        ["swap", str(source), str(target), "-o", str(out), "-p", "prospolabs", "--format", "png"]
+    )
+    assert code == 0
+    assert out.read_bytes().startswith(b"\x89PNG")
+    printed = capsys.readouterr().out
+    assert "provider   prospolabs (model realistic)" in printed
+    assert "cost       $0.050" in printed
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["/no/such.png"], "does not exist"),
+        (["--provider", "nope"], "unknown provider 'nope'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    args: list[str],
+    words: str,
+    images: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source, target = images
+    argv = ["swap", str(source), str(target), "-o", str(tmp_path / "x.png")]
+    if args[0].startswith("/"):
+        argv[1] = args[0]
+    else:
+        argv += args
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert words in err
+    assert "Traceback" not in err
+
+
+def test_missing_key_exits_2(images: tuple[Path, Path], tmp_path: Path, capsys: Any) -> None:
+    source, target = images
+    assert cli.main(["swap", str(source), str(target), "-o", str(tmp_path / "x.png")]) == 2
+    assert "SWAPKIT_PROSPOLABS_API_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("no_real_sleeps")
+@pytest.mark.block_network(allowed_hosts=[r"127\.0\.0\.1"])
+def test_demo_runs_on_the_embedded_sandbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with stamina.set_testing(True, attempts=3):
+        assert cli.main(["demo", "-o", str(tmp_path), "--job-seconds", "0"]) == 0
+    out = capsys.readouterr().out
+    for name in ("realistic.jpg", "cartoon.png", "fast.jpg"):
+        assert (tmp_path / name).stat().st_size > 0
+        assert name in out
+    assert "NoFaceDetected" in out
