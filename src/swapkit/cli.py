@@ -178,9 +178,9 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
 
     sandbox = Sandbox(job_seconds=args.job_seconds)
     print(f"swapkit sandbox on http://{args.host}:{args.port}  (Ctrl-C to stop)")
-    for vendor in ("prospolabs",):
-        print(f"  {vendor:<12} base_url=http://{args.host}:{args.port}/{vendor}")
-    print("  API key for every vendor: prsp-sandbox")
+    for name, vendor in sandbox.vendors.items():
+        keys = ", ".join(vendor.default_api_keys)
+        print(f"  {name:<12} base_url=http://{args.host}:{args.port}/{name}  key={keys}")
     serve_forever(args.host, args.port, sandbox=sandbox)
     return 0
 

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable, Mapping
-from types import MappingProxyType
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import pluggy
 
 from swapkit.core import hookspecs
 from swapkit.core.errors import ConfigurationError
+from swapkit.providers import BUILTIN_PLUGINS
 
 if TYPE_CHECKING:
     from swapkit.core.provider import Provider
 
 __all__ = [
-    "BUILTIN_PLUGINS",
     "ENTRY_POINT_GROUP",
     "get_plugin_manager",
     "installed_providers",
@@ -32,11 +31,6 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "swapkit"
-
-#: Built-in plugins: plugin name -> module, registered like any third-party plugin.
-BUILTIN_PLUGINS: Mapping[str, str] = MappingProxyType(
-    {"prospolabs": "swapkit.providers.prospolabs"}
-)
 
 _default_manager: pluggy.PluginManager | None = None
 

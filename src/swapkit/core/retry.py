@@ -42,7 +42,7 @@ def parse_retry_after(headers: Mapping[str, str], now_epoch: float) -> float | N
 
     ``Retry-After`` is seconds or an HTTP date (RFC 9110).  ``X-RateLimit-Reset`` is either
     epoch seconds (the common GitHub-style reading), epoch milliseconds, or seconds remaining:
-    vendors differ and Prospolabs does not say, so the magnitude decides.  Returns None when
+    vendors differ and rarely say which, so the magnitude decides.  Returns None when
     neither header holds a usable value; never a negative number.
     """
     retry_after = headers.get("retry-after")

@@ -1,7 +1,7 @@
 """Provider settings: keyword arguments, then ``SWAPKIT_<NAME>_<SETTING>``, then vendor variables.
 
 Each provider declares a pydantic model of its settings (a subclass of `ProviderSettings`) and,
-optionally, the vendor's own environment variables for some of them (``PROSPOLABS_API_KEY``).
+optionally, the vendor's own environment variables for some of them (``<VENDOR>_API_KEY``).
 `resolve_settings` reads them in that order once, when a provider is configured, so no swap
 pays for environment look-ups.  A bad value names the argument or variable it came from.
 """
