@@ -1,0 +1,80 @@
+"""swapkit's sandbox: faithful emulators of the face-swap vendors, with fault injection.
+
+Written from the vendors' published contracts, never from swapkit's adapters (this package
+imports nothing from `swapkit.core` or `swapkit.providers`), so that it can catch adapter bugs.
+See docs/sandbox.md.
+
+    from swapkit.sandbox import Sandbox, Fault
+
+    with Sandbox() as sandbox, sandbox.serve() as server:
+        base_url = server.base_url("prospolabs")        # http://127.0.0.1:<port>/prospolabs
+        sandbox.faults.add(Fault(provider="prospolabs", status=503, times=1))
+
+    client = httpx.Client(transport=Sandbox().transport(), base_url="http://sandbox/prospolabs")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import VENDOR_CLASSES, Sandbox
+    from .clock import FakeClock
+    from .faults import Fault, FaultBook, FaultKind
+    from .messages import SandboxRequest, SandboxResponse
+    from .server import SandboxServer, serve_forever
+    from .transport import SandboxTransport
+    from .vendor import SandboxSettings, Vendor, VendorContext
+    from .webhooks import WebhookDelivery
+
+# Lazy exports (PEP 562): the pytest plugin lives in this package and is loaded into every
+# pytest run, so importing `swapkit.sandbox` must not pull in pydantic, Pillow and httpx.
+_EXPORTS = {
+    "VENDOR_CLASSES": "app",
+    "FakeClock": "clock",
+    "Fault": "faults",
+    "FaultBook": "faults",
+    "FaultKind": "faults",
+    "Sandbox": "app",
+    "SandboxRequest": "messages",
+    "SandboxResponse": "messages",
+    "SandboxServer": "server",
+    "SandboxSettings": "vendor",
+    "SandboxTransport": "transport",
+    "Vendor": "vendor",
+    "VendorContext": "vendor",
+    "WebhookDelivery": "webhooks",
+    "serve_forever": "server",
+}
+
+__all__ = [
+    "VENDOR_CLASSES",
+    "FakeClock",
+    "Fault",
+    "FaultBook",
+    "FaultKind",
+    "Sandbox",
+    "SandboxRequest",
+    "SandboxResponse",
+    "SandboxServer",
+    "SandboxSettings",
+    "SandboxTransport",
+    "Vendor",
+    "VendorContext",
+    "WebhookDelivery",
+    "serve_forever",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,325 @@
+"""`Sandbox`: the application core that every vendor emulator is mounted in.
+
+Design decisions:
+
+- `Sandbox.handle(SandboxRequest) -> SandboxResponse` is the whole app, free of sockets; the
+  loopback server (`serve()`, `serve_forever()`) and the in-process `httpx.MockTransport`
+  (`transport()`) both call it, so the two ways of running behave identically.
+- URL layout: vendor `<name>` lives under `/<name>/` (`/prospolabs/v1/swap/realistic`), so a client
+  with `base_url="http://HOST:PORT/prospolabs"` sends exactly the vendor's own paths. Vendors are
+  the classes in `VENDOR_CLASSES`; adding one is one module plus one entry there.
+- `/_sandbox/...` are control routes (faults, reset, request and webhook logs). They need no key
+  and are not recorded in `requests`: the sandbox only ever listens on loopback.
+- Injected faults are applied here, before (or, for truncation and `after_processing`, after) the
+  vendor handles the request, so every vendor gets every fault kind for free; `status` faults are
+  answered in the vendor's own error envelope.
+- Time is the sandbox clock. Due work (async job completions and their webhooks, webhook retries)
+  runs at the start of every request, on `tick()`, and with the real clock also on a pump thread.
+  `close()` stops the background threads; a `Sandbox` is a context manager.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from pydantic import ValidationError
+
+from .accounts import Accounts, ResetFormat
+from .clock import FakeClock
+from .faults import Fault, FaultBook, html_error_page
+from .jobs import JobStore
+from .messages import SandboxRequest, SandboxResponse, json_response
+from .prospolabs import ProspolabsVendor
+from .results import ResultStore
+from .scheduler import Scheduler
+from .vendor import SandboxSettings, Vendor, VendorContext
+from .webhooks import WebhookDelivery, WebhookDispatcher
+
+if TYPE_CHECKING:
+    from .server import SandboxServer
+    from .transport import SandboxTransport
+
+__all__ = ["CONTROL_PREFIX", "VENDOR_CLASSES", "Sandbox"]
+
+VENDOR_CLASSES: tuple[type[Vendor], ...] = (ProspolabsVendor,)
+"""Every emulated vendor; each is mounted at `/<Vendor.name>/`."""
+
+CONTROL_PREFIX = "/_sandbox"
+_MAX_HANG_SECONDS = 600.0
+_REQUEST_LOG_SIZE = 10_000
+
+
+class Sandbox:
+    """Emulators of the face-swap vendors, with fault injection.
+
+    Args:
+        api_keys: accepted keys per provider name; a provider not listed accepts its default
+            key (`prsp-sandbox` for Prospolabs).
+        job_seconds: how long a job takes on the sandbox clock (async jobs complete after it;
+            sync calls return at once and report it as their processing time).
+        clock: a callable returning monotonic seconds (default `time.monotonic`); pass a
+            `FakeClock` in tests. With an injected clock no background timer runs: due work runs
+            on the next request or on `tick()` / `advance()`.
+        webhook_secret: the Prospolabs webhook signing secret.
+        credits: swaps allowed per key before 403 (None: unlimited).
+        rate_limit: `(limit, window_seconds)` per key (None: unlimited).
+        rate_limit_reset: `"epoch"` (wall-clock epoch seconds of the window's end) or
+            `"seconds"` (seconds until then) in `X-RateLimit-Reset`.
+        result_ttl_seconds: how long result URLs stay valid (vendor default: 24 h).
+        webhook_retry_delays: seconds between webhook attempts after a failure (vendor schedule:
+            30 s, 2 min, 10 min, 1 h); pass zeros to retry at once.
+        webhook_transport: an httpx transport for webhook deliveries (e.g. `httpx.MockTransport`);
+            when given, deliveries never touch the network and any URL is allowed.
+        hang_seconds: how long the server hangs on a `timeout` fault before closing (bounded).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_keys: Mapping[str, Iterable[str]] | None = None,
+        job_seconds: float = 2.0,
+        clock: Callable[[], float] | None = None,
+        webhook_secret: str = "whsec-sandbox",
+        credits: int | None = None,
+        rate_limit: tuple[int, float] | None = None,
+        rate_limit_reset: ResetFormat = "epoch",
+        result_ttl_seconds: float = 24 * 60 * 60,
+        webhook_retry_delays: Sequence[float] = (30.0, 120.0, 600.0, 3600.0),
+        webhook_transport: httpx.BaseTransport | None = None,
+        hang_seconds: float = 30.0,
+        vendors: Sequence[type[Vendor]] = VENDOR_CLASSES,
+    ) -> None:
+        if rate_limit_reset not in ("epoch", "seconds"):
+            raise ValueError("rate_limit_reset must be 'epoch' or 'seconds'")
+        if rate_limit is not None and (rate_limit[0] < 1 or rate_limit[1] <= 0):
+            raise ValueError("rate_limit must be (limit >= 1, window_seconds > 0)")
+        self.settings = SandboxSettings(
+            api_keys={name: tuple(keys) for name, keys in (api_keys or {}).items()},
+            job_seconds=float(job_seconds),
+            webhook_secret=webhook_secret,
+            credits=credits,
+            rate_limit=rate_limit,
+            rate_limit_reset=rate_limit_reset,
+            result_ttl_seconds=float(result_ttl_seconds),
+            webhook_retry_delays=tuple(float(d) for d in webhook_retry_delays),
+            hang_seconds=min(max(0.0, float(hang_seconds)), _MAX_HANG_SECONDS),
+        )
+        self.clock: Callable[[], float] = clock or time.monotonic
+        self.faults = FaultBook(providers=[vendor.name for vendor in vendors])
+        scheduler = Scheduler(self.clock, pump=clock is None)
+        self._context = VendorContext(
+            settings=self.settings,
+            clock=self.clock,
+            faults=self.faults,
+            jobs=JobStore(),
+            results=ResultStore(self.clock, self.settings.result_ttl_seconds),
+            accounts=Accounts(
+                self.clock, credits=credits, rate_limit=rate_limit, reset_format=rate_limit_reset
+            ),
+            scheduler=scheduler,
+            webhooks=WebhookDispatcher(
+                scheduler,
+                self.clock,
+                retry_delays=self.settings.webhook_retry_delays,
+                transport=webhook_transport,
+            ),
+        )
+        self.vendors: dict[str, Vendor] = {}
+        for vendor_class in vendors:
+            if vendor_class.name in self.vendors:
+                raise ValueError(f"two sandbox vendors are named {vendor_class.name!r}")
+            self.vendors[vendor_class.name] = vendor_class(self._context)
+        self._log_lock = threading.Lock()
+        self._requests: collections.deque[SandboxRequest] = collections.deque(
+            maxlen=_REQUEST_LOG_SIZE
+        )
+
+    # -- the app ------------------------------------------------------------------------------
+
+    def handle(self, request: SandboxRequest) -> SandboxResponse:
+        """Answer one request (the whole HTTP app, without sockets)."""
+        self.tick()
+        if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
+            return self._control(request, request.path[len(CONTROL_PREFIX) :])
+        _, _, rest = request.path.partition("/")
+        mount, slash, tail = rest.partition("/")
+        vendor = self.vendors.get(mount)
+        if vendor is None:
+            if request.path == "/" and request.method == "GET":
+                return json_response(200, {"sandbox": "swapkit", "vendors": sorted(self.vendors)})
+            return json_response(404, {"detail": "Not Found"})
+        relative_path = slash + tail or "/"
+        with self._log_lock:
+            self._requests.append(request)
+        fault = self.faults.take(vendor.name, request.method, relative_path, request.path)
+        if fault is None:
+            return vendor.handle(request, relative_path)
+        return self._apply_fault(fault, vendor, request, relative_path)
+
+    def _apply_fault(
+        self, fault: Fault, vendor: Vendor, request: SandboxRequest, relative_path: str
+    ) -> SandboxResponse:
+        if fault.kind == "status":
+            return vendor.error_response(fault.effective_status)
+        if fault.kind == "html":
+            return SandboxResponse(
+                status=fault.effective_status,
+                headers=(("content-type", "text/html"),),
+                body=html_error_page(fault.effective_status),
+            )
+        if fault.kind in ("drop", "timeout"):
+            if fault.after_processing:
+                vendor.handle(request, relative_path)
+            hang = self.settings.hang_seconds if fault.seconds is None else fault.seconds
+            return SandboxResponse(
+                status=0,
+                action="drop" if fault.kind == "drop" else "timeout",
+                delay_seconds=min(hang, _MAX_HANG_SECONDS) if fault.kind == "timeout" else 0.0,
+            )
+        response = vendor.handle(request, relative_path)
+        if fault.kind == "latency":
+            return SandboxResponse(
+                status=response.status,
+                headers=response.headers,
+                body=response.body,
+                delay_seconds=fault.seconds or 0.0,
+            )
+        # truncated
+        return SandboxResponse(
+            status=response.status,
+            headers=response.headers,
+            body=response.body[: len(response.body) // 2],
+        )
+
+    # -- control routes -----------------------------------------------------------------------
+
+    def _control(self, request: SandboxRequest, path: str) -> SandboxResponse:
+        route = (request.method, path.rstrip("/") or "/")
+        if route in (("GET", "/"), ("GET", "")):
+            return json_response(
+                200,
+                {"vendors": sorted(self.vendors), "faults": [f.model_dump() for f in self.faults]},
+            )
+        if route == ("GET", "/faults"):
+            return json_response(200, [fault.model_dump() for fault in self.faults])
+        if route == ("POST", "/faults"):
+            return self._add_faults_over_http(request)
+        if route == ("DELETE", "/faults"):
+            return json_response(200, {"cleared": self.faults.clear()})
+        if route == ("POST", "/reset"):
+            self.reset()
+            return json_response(200, {"reset": True})
+        if route == ("GET", "/requests"):
+            return json_response(200, [r.to_record() for r in self.requests])
+        if route == ("GET", "/webhooks"):
+            return json_response(200, [w.to_record() for w in self.webhooks])
+        if route == ("POST", "/tick"):
+            return json_response(200, {"ran": self.tick()})
+        return json_response(404, {"detail": "Not Found"})
+
+    def _add_faults_over_http(self, request: SandboxRequest) -> SandboxResponse:
+        try:
+            payload: Any = json.loads(request.body or b"null")
+        except ValueError:
+            return json_response(422, {"detail": "the body must be a JSON object (a Fault)"})
+        items = payload if isinstance(payload, list) else [payload]
+        try:
+            faults = [Fault.model_validate(item) for item in items]
+        except ValidationError as exc:
+            errors = json.loads(exc.json(include_url=False, include_input=False))
+            return json_response(422, {"detail": errors})
+        unknown = sorted(
+            {f.provider for f in faults if f.provider and f.provider not in self.vendors}
+        )
+        if unknown:
+            return json_response(422, {"detail": f"the sandbox has no provider {unknown[0]!r}"})
+        for fault in faults:
+            self.faults.add(fault)
+        added = [fault.model_dump() for fault in faults]
+        return json_response(201, added if isinstance(payload, list) else added[0])
+
+    # -- observation and control from Python ---------------------------------------------------
+
+    @property
+    def requests(self) -> list[SandboxRequest]:
+        """Every vendor request received (oldest first; control routes excluded)."""
+        with self._log_lock:
+            return list(self._requests)
+
+    @property
+    def webhooks(self) -> list[WebhookDelivery]:
+        """Every webhook delivery attempt (oldest first), refused ones included."""
+        return self._context.webhooks.deliveries
+
+    def wait_for_webhooks(self, count: int = 1, timeout: float = 5.0) -> list[WebhookDelivery]:
+        """Block until `count` webhook attempts are recorded (TimeoutError after `timeout` s)."""
+        return self._context.webhooks.wait(count, timeout)
+
+    def credits_left(self, provider: str, api_key: str) -> int | None:
+        """Credits left for a key, or None when credits are unlimited."""
+        return self._context.accounts.credits_left(provider, api_key)
+
+    def tick(self) -> int:
+        """Run the work that is due on the sandbox clock; returns how many tasks ran."""
+        return self._context.scheduler.run_due()
+
+    def advance(self, seconds: float) -> int:
+        """Move a `FakeClock` forward and run what became due (TypeError for other clocks)."""
+        if not isinstance(self.clock, FakeClock):
+            raise TypeError("advance() needs Sandbox(clock=FakeClock()); call tick() instead")
+        self.clock.advance(seconds)
+        return self.tick()
+
+    def reset(self) -> None:
+        """Forget faults, jobs, results, credits spent, rate-limit windows and the logs."""
+        self.faults.clear()
+        self._context.jobs.clear()
+        self._context.results.clear()
+        self._context.accounts.reset()
+        self._context.scheduler.clear()
+        self._context.webhooks.reset()
+        for vendor in self.vendors.values():
+            vendor.reset()
+        with self._log_lock:
+            self._requests.clear()
+
+    # -- running it ---------------------------------------------------------------------------
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
+        """Start serving on a loopback address in a daemon thread; use it as a context manager.
+
+        `port=0` picks a free port; the server's `.url` tells which. Non-loopback hosts are
+        refused with ValueError.
+        """
+        from .server import SandboxServer
+
+        return SandboxServer(self, host=host, port=port)
+
+    def transport(self) -> SandboxTransport:
+        """An `httpx.MockTransport` answering from this sandbox, for sync and async clients."""
+        from .transport import SandboxTransport
+
+        return SandboxTransport(self)
+
+    def close(self) -> None:
+        """Stop the background threads (scheduler pump, webhook worker)."""
+        self._context.scheduler.close()
+        self._context.webhooks.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,428 @@
+"""Prospolabs Face Swap API emulator, written from the vendor's documents (seeds 000 and 001).
+
+Documented behaviour reproduced as written: `Authorization: Bearer <key>` (401 otherwise),
+`POST /v1/swap/{realistic|cartoon|fast|cartoon-lite}` with `source_image` / `target_image`
+(base64 or URL), `prompt`, `output_format` (jpeg|png|webp, default jpeg), `output_quality` (10-100,
+default 95) and `webhook_url`; the sync response `{request_id, status, model, result_url,
+inference_time}` with `inference_time` in seconds; `POST /v1/swap/{model}/async` and
+`GET /v1/jobs/{request_id}` (404 for an unknown job); errors as `{"detail": "<message>"}`; 400 for
+a bad image, no face or an image over 10 MB; 403 "Insufficient credits. Please top up your
+balance."; 429 with `X-RateLimit-*` headers; 500/504 with credits refunded; pre-signed result URLs
+that expire after 24 hours; webhooks `inference.completed` / `inference.failed` with
+`{event, job_id, data: {job_id, model, result_url, processing_time_ms}, timestamp}`, signed in
+`X-Prospo-Signature` (lowercase hex HMAC-SHA256 of the body with the webhook secret), retried
+after 30 s, 2 min, 10 min and 1 h.
+
+Where the vendor is silent, the choices below (also listed in docs/sandbox.md):
+
+- The async submit answers **202** `{"request_id", "status": "processing", "model"}`.
+- A poll answers 200 with the sync response's shape; `status` is `processing` (with
+  `result_url` and `inference_time` null) until the job is done, then `completed` or `failed`. A
+  failed job carries `"error": "<message>"`. A job of another API key is 404 like an unknown one.
+- Schema failures are FastAPI's: **422** with a list `detail` of
+  `{"type", "loc": ["body", field], "msg", "input"[, "ctx"]}` (pydantic's own messages, such as
+  "Field required"); a body that is not JSON is 422 `json_invalid`. Long strings in `input` are
+  shortened so an error never echoes a whole base64 image. Unknown fields are ignored.
+- Route errors are FastAPI's: an unknown path or model is 404 `{"detail": "Not Found"}` and a
+  wrong method 405 `{"detail": "Method Not Allowed"}`, both before authentication. Everything else
+  authenticates first (401), then rate-limits (429), then validates (422), then checks credits
+  (403), then reads images (400).
+- Image checks run source first, then target; each 400 names the field. A `data:` URI prefix on
+  base64 is accepted. Image URLs are fetched only from the sandbox itself or loopback.
+- A credit is charged per accepted swap, sync or async, and refunded if the job fails.
+- The failure webhook's `data` is `{job_id, model, result_url: null, processing_time_ms,
+  error}`. The webhook body is compact JSON (no spaces), so the vendor's own example verifier
+  (`JSON.stringify(req.body)`) agrees with a verifier that hashes the raw bytes.
+- `inference_time` is the sandbox's `job_seconds` plus the real compute time, in seconds (three
+  decimals); the webhook's `processing_time_ms` is the same duration in milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from http import HTTPStatus
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .images import (
+    MEDIA_TYPES,
+    ImageProblem,
+    SwapImage,
+    composite,
+    decode_base64_image,
+    encode_image,
+    has_face,
+    open_image,
+    split_image_reference,
+)
+from .jobs import Job, JobOutcome
+from .messages import SandboxRequest, SandboxResponse, json_response
+from .vendor import Vendor
+
+__all__ = ["MAX_IMAGE_BYTES", "MODELS", "ProspolabsVendor", "SwapBody", "sign_webhook"]
+
+MODELS = ("realistic", "cartoon", "fast", "cartoon-lite")
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+"""The documented "10 MB" limit, read as 10 MiB of decoded image bytes per image."""
+
+_CARTOON_MODELS = frozenset({"cartoon", "cartoon-lite"})
+_SWAP_ROUTE = re.compile(r"/v1/swap/([^/]+)(/async)?")
+_JOB_ROUTE = re.compile(r"/v1/jobs/([^/]+)")
+_RESULT_ROUTE = re.compile(r"/results/([^/]+)")
+_FAILURE_MESSAGE = (
+    "Face swap failed: the inference worker could not process this request. "
+    "Your credits have been refunded."
+)
+_ERROR_MESSAGES = {
+    400: "Bad request",
+    401: "Invalid API key",
+    403: "Insufficient credits. Please top up your balance.",
+    404: "Not Found",
+    429: "Rate limit exceeded. Please retry after the time given in X-RateLimit-Reset.",
+    500: "Internal server error. Your credits have been refunded.",
+    502: "Bad gateway",
+    503: "Service temporarily unavailable. Please retry shortly.",
+    504: "GPU service unavailable or timed out. Your credits have been refunded.",
+}
+
+
+class SwapBody(BaseModel):
+    """The documented request body of `POST /v1/swap/{model}`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source_image: str
+    target_image: str
+    prompt: str | None = None
+    output_format: Literal["jpeg", "png", "webp"] = "jpeg"
+    output_quality: int = Field(default=95, ge=10, le=100)
+    webhook_url: str | None = None
+
+
+def sign_webhook(body: bytes, secret: str) -> str:
+    """`X-Prospo-Signature`: lowercase hex HMAC-SHA256 of the raw body, keyed with `secret`."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _detail(status: int, message: Any, *headers: tuple[str, str]) -> SandboxResponse:
+    return json_response(status, {"detail": message}, headers)
+
+
+def _shorten(value: Any) -> Any:
+    """Keep validation errors small: long strings (base64 images) are cut."""
+    if isinstance(value, str) and len(value) > 64:
+        return value[:32] + "..."
+    if isinstance(value, dict):
+        return {key: _shorten(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shorten(item) for item in value]
+    return value
+
+
+def _validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """pydantic errors in FastAPI's `RequestValidationError` shape."""
+    errors = []
+    for error in exc.errors(include_url=False):
+        item: dict[str, Any] = {
+            "type": error["type"],
+            "loc": ["body", *error["loc"]],
+            "msg": error["msg"],
+            "input": _shorten(error.get("input")),
+        }
+        if "ctx" in error:
+            item["ctx"] = {
+                key: value if isinstance(value, (str, int, float, bool)) else str(value)
+                for key, value in error["ctx"].items()
+            }
+        errors.append(item)
+    return errors
+
+
+def _timestamp() -> str:
+    """ISO 8601 UTC with milliseconds and a `Z`, e.g. `2026-02-19T14:32:27.000Z`."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+class ProspolabsVendor(Vendor):
+    """Prospolabs, mounted at `/prospolabs/`."""
+
+    name: ClassVar[str] = "prospolabs"
+    default_api_keys: ClassVar[tuple[str, ...]] = ("prsp-sandbox",)
+
+    # -- routing ------------------------------------------------------------------------------
+
+    def handle(self, request: SandboxRequest, path: str) -> SandboxResponse:
+        """Route one request (path relative to `/prospolabs`)."""
+        if match := _RESULT_ROUTE.fullmatch(path):
+            if request.method not in ("GET", "HEAD"):
+                return _detail(405, "Method Not Allowed")
+            return self.context.results.serve(request, match.group(1))
+        if match := _SWAP_ROUTE.fullmatch(path):
+            model, is_async = match.group(1), match.group(2) is not None
+            if model not in MODELS:
+                return _detail(404, "Not Found")
+            if request.method != "POST":
+                return _detail(405, "Method Not Allowed")
+            return self._authenticated(
+                request, lambda key: self._swap(request, key, model, is_async=is_async)
+            )
+        if match := _JOB_ROUTE.fullmatch(path):
+            if request.method != "GET":
+                return _detail(405, "Method Not Allowed")
+            return self._authenticated(request, lambda key: self._poll(request, key, match[1]))
+        return _detail(404, "Not Found")
+
+    def error_response(self, status: int) -> SandboxResponse:
+        """`{"detail": ...}` for an injected status; 429 also gets exhausted rate headers."""
+        message = _ERROR_MESSAGES.get(status)
+        if message is None:
+            try:
+                message = HTTPStatus(status).phrase
+            except ValueError:
+                message = "Error"
+        if status == 429:
+            settings = self.context.settings
+            limit = settings.rate_limit[0] if settings.rate_limit else 60
+            window = settings.rate_limit[1] if settings.rate_limit else 60.0
+            reset = window if settings.rate_limit_reset == "seconds" else time.time() + window
+            return _detail(
+                429,
+                message,
+                ("x-ratelimit-limit", str(limit)),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", str(int(reset))),
+            )
+        if status == 401:
+            return _detail(401, message, ("www-authenticate", "Bearer"))
+        return _detail(status, message)
+
+    def _authenticated(
+        self, request: SandboxRequest, answer: Callable[[str], SandboxResponse]
+    ) -> SandboxResponse:
+        """Check the bearer key and the rate limit, run `answer(key)`, add rate headers."""
+        authorization = request.header("authorization")
+        if not authorization:
+            return _detail(
+                401,
+                "Missing API key. Send it as 'Authorization: Bearer prsp-...'.",
+                ("www-authenticate", "Bearer"),
+            )
+        scheme, _, key = authorization.partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or key not in self.api_keys:
+            return _detail(401, "Invalid API key", ("www-authenticate", "Bearer"))
+        decision = self.context.accounts.check_rate(self.name, key)
+        if decision is not None and not decision.allowed:
+            return _detail(
+                429,
+                f"Rate limit exceeded: {decision.limit} requests per window. "
+                f"Retry in {max(1, int(decision.reset_seconds + 0.999))} seconds.",
+                *decision.headers(),
+            )
+        response = answer(key)
+        return response.with_headers(*decision.headers()) if decision is not None else response
+
+    # -- swaps --------------------------------------------------------------------------------
+
+    def _swap(
+        self, request: SandboxRequest, key: str, model: str, *, is_async: bool
+    ) -> SandboxResponse:
+        body, problem = self._parse_body(request)
+        if problem is not None:
+            return problem
+        assert body is not None
+        accounts = self.context.accounts
+        credits_left = accounts.credits_left(self.name, key)
+        if credits_left is not None and credits_left <= 0:
+            return _detail(403, _ERROR_MESSAGES[403])
+        started = time.perf_counter()
+        try:
+            source = self._read_image(body.source_image, "source_image", request.origin)
+            target = self._read_image(body.target_image, "target_image", request.origin)
+        except ImageProblem as exc:
+            return _detail(400, self._image_message(exc))
+        if not accounts.charge(self.name, key):
+            return _detail(403, _ERROR_MESSAGES[403])
+        swapped = composite(source.image, target.image, posterize=model in _CARTOON_MODELS)
+        data = encode_image(swapped, body.output_format, body.output_quality)
+        processing_seconds = round(
+            self.context.settings.job_seconds + time.perf_counter() - started, 3
+        )
+        job = self._create_job(request, key, model, body, data, processing_seconds, is_async)
+        if is_async:
+            return json_response(
+                202, {"request_id": job.job_id, "status": "processing", "model": model}
+            )
+        self._finish(job)
+        return json_response(200, self._job_view(job, request.origin))
+
+    def _parse_body(
+        self, request: SandboxRequest
+    ) -> tuple[SwapBody | None, SandboxResponse | None]:
+        if not request.body.strip():
+            missing = [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
+            return None, _detail(422, missing)
+        try:
+            payload = json.loads(request.body)
+        except ValueError as exc:
+            position = getattr(exc, "pos", 0)
+            error = {
+                "type": "json_invalid",
+                "loc": ["body", position],
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": getattr(exc, "msg", str(exc))},
+            }
+            return None, _detail(422, [error])
+        try:
+            return SwapBody.model_validate(payload), None
+        except ValidationError as exc:
+            return None, _detail(422, _validation_errors(exc))
+
+    def _read_image(self, value: str, field_name: str, origin: str) -> SwapImage:
+        kind, payload = split_image_reference(value)
+        if kind == "url":
+            data = self.context.fetch_image(
+                payload, origin=origin, field_name=field_name, max_bytes=MAX_IMAGE_BYTES
+            )
+        else:
+            data = decode_base64_image(payload, field_name, MAX_IMAGE_BYTES)
+        image = open_image(data, field_name)
+        if not has_face(image.image):
+            raise ImageProblem("no_face", field_name)
+        return image
+
+    @staticmethod
+    def _image_message(problem: ImageProblem) -> str:
+        field_name = problem.field
+        if problem.kind == "too_large":
+            megabytes = int(problem.detail) / (1024 * 1024) if problem.detail.isdigit() else 0
+            return (
+                f"Image too large: {field_name} is {megabytes:.1f} MB. "
+                "The maximum size is 10 MB per image."
+            )
+        if problem.kind == "no_face":
+            return (
+                f"No face detected in {field_name}. "
+                "Please use a clear, well-lit photo with a visible face."
+            )
+        if problem.kind == "fetch":
+            return f"Could not fetch image from URL in {field_name}."
+        return f"Invalid image format for {field_name}: expected a JPEG, PNG or WebP image."
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def _create_job(
+        self,
+        request: SandboxRequest,
+        key: str,
+        model: str,
+        body: SwapBody,
+        data: bytes,
+        processing_seconds: float,
+        is_async: bool,
+    ) -> Job:
+        context = self.context
+        kinds = frozenset({"never_finish", "job_failed"} if is_async else {"job_failed"})
+        fault = context.faults.take(
+            self.name,
+            request.method,
+            request.path.removeprefix(f"/{self.name}"),
+            request.path,
+            job_faults=True,
+            kinds=kinds,
+        )
+        outcome: JobOutcome = "completed"
+        if fault is not None:
+            outcome = "never" if fault.kind == "never_finish" else "failed"
+        now = context.clock()
+        ready_at = now + context.settings.job_seconds if is_async else now
+        job_id = str(uuid.uuid4())
+        job = Job(
+            job_id=job_id,
+            vendor=self.name,
+            api_key=key,
+            model=model,
+            created_at=now,
+            ready_at=ready_at,
+            outcome=outcome,
+            processing_seconds=processing_seconds,
+            origin=request.origin,
+            webhook_url=body.webhook_url,
+            error=_FAILURE_MESSAGE if outcome == "failed" else None,
+        )
+        if outcome == "completed":
+            job.result = context.results.put(
+                data,
+                extension=body.output_format,
+                media_type=MEDIA_TYPES[body.output_format],
+                result_id=job_id,
+                available_at=ready_at,
+            )
+        context.jobs.add(job)
+        if is_async and outcome != "never":
+            context.scheduler.schedule(ready_at, lambda: self._finish(job))
+        return job
+
+    def _finish(self, job: Job) -> None:
+        """A job reached its end: refund a failure, fire the webhook."""
+        if job.outcome == "failed":
+            self.context.accounts.refund(self.name, job.api_key)
+        if job.webhook_url:
+            self._send_webhook(job)
+
+    def _job_view(self, job: Job, origin: str) -> dict[str, Any]:
+        state = job.state(self.context.clock())
+        done = state == "completed" and job.result is not None
+        view: dict[str, Any] = {
+            "request_id": job.job_id,
+            "status": state,
+            "model": job.model,
+            "result_url": job.result.url(origin, self.name) if done and job.result else None,
+            "inference_time": job.processing_seconds if state != "processing" else None,
+        }
+        if state == "failed":
+            view["error"] = job.error
+        return view
+
+    def _poll(self, request: SandboxRequest, key: str, job_id: str) -> SandboxResponse:
+        job = self.context.jobs.get(self.name, job_id, api_key=key)
+        if job is None:
+            return _detail(404, "Job not found")
+        return json_response(200, self._job_view(job, request.origin))
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    def _send_webhook(self, job: Job) -> None:
+        assert job.webhook_url is not None
+        completed = job.outcome == "completed" and job.result is not None
+        data: dict[str, Any] = {
+            "job_id": job.job_id,
+            "model": job.model,
+            "result_url": job.result.url(job.origin, self.name) if job.result else None,
+            "processing_time_ms": round(job.processing_seconds * 1000),
+        }
+        if not completed:
+            data["error"] = job.error
+        payload = {
+            "event": "inference.completed" if completed else "inference.failed",
+            "job_id": job.job_id,
+            "data": data,
+            "timestamp": _timestamp(),
+        }
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "Prospolabs-Webhooks/1.0",
+            "x-prospo-signature": sign_webhook(body, self.context.settings.webhook_secret),
+        }
+        self.context.webhooks.send(job.webhook_url, body, headers)

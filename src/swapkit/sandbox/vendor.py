@@ -1,0 +1,133 @@
+"""The plug-in point for emulated vendors: settings, shared services and the `Vendor` base class.
+
+Design: a vendor emulator is one module with one `Vendor` subclass, listed in
+`app.VENDOR_CLASSES`. It is mounted at `/<name>/` and receives every request under that prefix
+with the prefix stripped, so it routes on exactly the paths the vendor documents. Everything that
+is not vendor-specific (clock, jobs, result files, credits and rate limits, webhook delivery,
+input-image fetching) comes from one `VendorContext` shared by all vendors; what *is*
+vendor-specific (routes, auth scheme, body shapes, error wording, webhook signing) stays in the
+vendor module. Injected `status` faults are answered by the vendor's `error_response`, so each
+vendor fails in its own error envelope.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from .accounts import Accounts, ResetFormat
+from .faults import FaultBook
+from .images import ImageProblem, check_size
+from .jobs import JobStore
+from .loopback import is_loopback_url
+from .messages import SandboxRequest, SandboxResponse
+from .results import ResultStore
+from .scheduler import Scheduler
+from .webhooks import WebhookDispatcher
+
+__all__ = ["SandboxSettings", "Vendor", "VendorContext"]
+
+_RESULT_PATH = re.compile(r"/([^/]+)/results/([^/]+)")
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Every knob of a sandbox (see `Sandbox` for their meaning)."""
+
+    api_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    job_seconds: float = 2.0
+    webhook_secret: str = "whsec-sandbox"
+    credits: int | None = None
+    rate_limit: tuple[int, float] | None = None
+    rate_limit_reset: ResetFormat = "epoch"
+    result_ttl_seconds: float = 24 * 60 * 60
+    webhook_retry_delays: tuple[float, ...] = (30.0, 120.0, 600.0, 3600.0)
+    hang_seconds: float = 30.0
+    fetch_timeout_seconds: float = 5.0
+
+
+@dataclass
+class VendorContext:
+    """Services shared by every vendor of one sandbox."""
+
+    settings: SandboxSettings
+    clock: Callable[[], float]
+    faults: FaultBook
+    jobs: JobStore
+    results: ResultStore
+    accounts: Accounts
+    scheduler: Scheduler
+    webhooks: WebhookDispatcher
+
+    def fetch_image(self, url: str, *, origin: str, field_name: str, max_bytes: int) -> bytes:
+        """The bytes behind an input-image URL, without ever leaving this machine.
+
+        The sandbox's own result URLs (same origin as the request, or any loopback origin) are
+        read from the result store in-process; other loopback URLs are fetched with httpx; any
+        other URL raises `ImageProblem("fetch")`.
+        """
+        parts = urlsplit(url)
+        same_origin = f"{parts.scheme}://{parts.netloc}" == origin
+        own = _RESULT_PATH.fullmatch(parts.path)
+        if own is not None and (same_origin or is_loopback_url(url)):
+            query = dict(parse_qsl(parts.query))
+            try:
+                stored = self.results.lookup(own.group(2), query.get("token"), query.get("expires"))
+            except LookupError as exc:
+                raise ImageProblem("fetch", field_name, str(exc.args[0])) from exc
+            check_size(stored.data, field_name, max_bytes)
+            return stored.data
+        if not is_loopback_url(url):
+            raise ImageProblem("fetch", field_name, "not reachable from the sandbox")
+        try:
+            with (
+                httpx.Client(
+                    timeout=self.settings.fetch_timeout_seconds, trust_env=False
+                ) as client,
+                client.stream("GET", url) as response,
+            ):
+                if response.status_code != 200:
+                    raise ImageProblem("fetch", field_name, f"HTTP {response.status_code}")
+                data = bytearray()
+                for chunk in response.iter_bytes():
+                    data.extend(chunk)
+                    if len(data) > max_bytes:
+                        raise ImageProblem("too_large", field_name, str(len(data)))
+        except (httpx.HTTPError, OSError, RuntimeError) as exc:
+            raise ImageProblem("fetch", field_name, type(exc).__name__) from exc
+        return bytes(data)
+
+
+class Vendor(ABC):
+    """One emulated vendor, mounted at `/<name>/`."""
+
+    name: ClassVar[str]
+    """The provider name, also the mount point."""
+
+    default_api_keys: ClassVar[tuple[str, ...]]
+    """Keys accepted when `Sandbox(api_keys=...)` does not list this vendor."""
+
+    def __init__(self, context: VendorContext) -> None:
+        self.context = context
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        """The API keys this vendor accepts."""
+        return tuple(self.context.settings.api_keys.get(self.name, self.default_api_keys))
+
+    @abstractmethod
+    def handle(self, request: SandboxRequest, path: str) -> SandboxResponse:
+        """Answer `request`; `path` is the request path without the `/<name>` prefix."""
+
+    @abstractmethod
+    def error_response(self, status: int) -> SandboxResponse:
+        """The vendor's own error response for `status` (used by injected faults)."""
+
+    def reset(self) -> None:  # noqa: B027 - optional hook, most vendors keep no own state
+        """Forget vendor-specific state (shared stores are reset by the sandbox)."""

@@ -1,0 +1,91 @@
+"""Helpers for the sandbox contract tests: tiny images and request bodies.
+
+Everything here talks plain HTTP (httpx); nothing comes from swapkit's client or adapters.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+from PIL import Image
+
+KEY = "prsp-sandbox"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def image_bytes(
+    size: tuple[int, int] = (16, 12),
+    color: tuple[int, int, int] = (30, 90, 160),
+    fmt: str = "PNG",
+    *,
+    flat: bool = False,
+) -> bytes:
+    """A tiny image; unless `flat`, one differing pixel gives it a "face"."""
+    image = Image.new("RGB", size, color)
+    if not flat:
+        image.putpixel((0, 0), (255, 255, 255))
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def swap_body(**overrides: Any) -> dict[str, Any]:
+    """A valid request body: source 16x12 PNG, target 40x30 JPEG."""
+    body: dict[str, Any] = {
+        "source_image": b64(image_bytes((16, 12), (200, 150, 120))),
+        "target_image": b64(image_bytes((40, 30), (30, 90, 160), "JPEG")),
+    }
+    body.update(overrides)
+    return body
+
+
+def decode(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+class Receiver:
+    """A loopback webhook receiver on a real socket; answers with `statuses` in turn (then 200)."""
+
+    def __init__(self, statuses: tuple[int, ...] = ()) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.bodies: list[bytes] = []
+        self.headers: list[dict[str, str]] = []
+        statuses_left = list(statuses)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.bodies.append(body)
+                receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
+                self.send_response(statuses_left.pop(0) if statuses_left else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def __enter__(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()

@@ -1,0 +1,142 @@
+"""The sandbox stands apart from swapkit's adapters; its pytest plugin survives --block-network."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import swapkit.sandbox
+
+SANDBOX_DIR = Path(swapkit.sandbox.__file__).parent
+ALLOWED_TOP_LEVEL = {"httpx", "pydantic", "PIL", "pytest", "swapkit"}
+
+
+def test_sandbox_sources_import_only_stdlib_httpx_pydantic_pillow() -> None:
+    for path in sorted(SANDBOX_DIR.glob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                if node.level > 1:
+                    raise AssertionError(f"{path.name}: relative import outside the sandbox")
+                names = [node.module or ""] if node.level == 0 else []
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names or top in ALLOWED_TOP_LEVEL, (path, name)
+                if top == "swapkit":
+                    assert name.startswith("swapkit.sandbox"), (path.name, name)
+
+
+def test_importing_the_sandbox_loads_no_adapter_code() -> None:
+    # A stub `swapkit` package keeps swapkit/__init__.py (which may import the core) out of it.
+    code = textwrap.dedent(
+        """
+        import importlib.util, sys, types
+        spec = importlib.util.find_spec("swapkit")
+        stub = types.ModuleType("swapkit")
+        stub.__path__ = list(spec.submodule_search_locations)
+        sys.modules["swapkit"] = stub
+        import swapkit.sandbox.pytest_plugin
+        assert "swapkit.sandbox.app" not in sys.modules, "the pytest plugin must import lazily"
+        assert "PIL" not in sys.modules and "pydantic" not in sys.modules
+        import swapkit.sandbox
+        from swapkit.sandbox import Sandbox
+        Sandbox().close()
+        loaded = sorted(m for m in sys.modules if m.startswith("swapkit"))
+        bad = [m for m in loaded if m != "swapkit" and not m.startswith("swapkit.sandbox")]
+        print(bad)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_exports_are_complete() -> None:
+    for name in swapkit.sandbox.__all__:
+        assert getattr(swapkit.sandbox, name) is not None
+    assert sorted(swapkit.sandbox.__all__) == sorted(set(swapkit.sandbox.__all__))
+
+
+PLUGIN_TESTS = """
+import socket
+
+import httpx
+import pytest
+
+
+def test_network_is_still_blocked_without_the_fixtures():
+    with socket.socket() as sock, pytest.raises(RuntimeError):
+        sock.connect(("127.0.0.1", 9))
+
+
+def test_sync_client(swapkit_sandbox_server):
+    url = swapkit_sandbox_server.base_url("prospolabs") + "/v1/jobs/x"
+    response = httpx.get(url, headers={"Authorization": "Bearer prsp-sandbox"})
+    assert response.json() == {"detail": "Job not found"}
+
+
+async def test_async_client(swapkit_sandbox_server):
+    async with httpx.AsyncClient(base_url=swapkit_sandbox_server.url) as client:
+        assert (await client.get("/_sandbox")).status_code == 200
+
+
+@pytest.mark.block_network(allowed_hosts=[r"example\\.invalid"])
+def test_existing_allowed_hosts_are_kept(swapkit_sandbox_server, request):
+    hosts = request.node.get_closest_marker("block_network").kwargs["allowed_hosts"]
+    assert hosts[0] == r"example\\.invalid"
+    assert httpx.get(swapkit_sandbox_server.url + "/_sandbox").status_code == 200
+
+
+class TestConfig:
+    @pytest.fixture
+    def swapkit_sandbox_config(self):
+        return {"job_seconds": 0.25, "credits": 3}
+
+    def test_config_fixture(self, swapkit_sandbox, swapkit_sandbox_server):
+        assert swapkit_sandbox.settings.job_seconds == 0.25
+        assert swapkit_sandbox_server.sandbox is swapkit_sandbox
+"""
+
+
+def test_pytest_plugin_fixtures_under_block_network(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "test_plugin_user.py").write_text(PLUGIN_TESTS)
+    exit_code = pytest.main(
+        [
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:benchmark",  # unrelated plugins, disabled to keep the inner run fast
+            "-p",
+            "no:hypothesispytest",
+            "--block-network",
+            "-o",
+            "asyncio_mode=auto",
+            "-o",
+            "asyncio_default_fixture_loop_scope=function",
+            "-W",
+            "error",
+            "--rootdir",
+            str(tmp_path),
+            "-c",
+            os.devnull,
+            str(tmp_path / "test_plugin_user.py"),
+        ]
+    )
+    captured = capsys.readouterr()
+    output = captured.out + captured.err
+    assert exit_code == 0, output
+    assert "5 passed" in output
