@@ -1,18 +1,28 @@
 """swapkit: one face-swap API over several vendors, with fallback, cost routing and a sandbox.
 
-from swapkit import SwapClient
+    from swapkit import SwapClient
 
-with SwapClient(providers=["prospolabs"]) as client:
-    result = client.swap(source="me.jpg", target="page-3.png", style="cartoon")
-    result.save("out.png")
+    with SwapClient(providers=["prospolabs"]) as client:
+        result = client.swap(source="me.jpg", target="page-3.png", style="cartoon")
+        result.save("out.png")
+
+The names below are imported on first use: swapkit's pytest plugin (the sandbox fixtures) is
+loaded into every pytest run of a project that installs swapkit, and should not pay for
+httpx, pydantic and Pillow unless a test uses them.
 """
 
-from swapkit import errors
-from swapkit.core.client import AsyncSwapClient, SwapClient
-from swapkit.core.hookspecs import hookimpl
-from swapkit.core.models import Attempt, SwapRequest, SwapResult, Template, WebhookEvent
-from swapkit.core.provider import Capabilities, Provider
-from swapkit.core.settings import ProviderSettings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from swapkit import errors
+    from swapkit.core.client import AsyncSwapClient, SwapClient
+    from swapkit.core.hookspecs import hookimpl
+    from swapkit.core.models import Attempt, SwapRequest, SwapResult, Template, WebhookEvent
+    from swapkit.core.provider import Capabilities, Provider
+    from swapkit.core.settings import ProviderSettings
 
 __all__ = [
     "AsyncSwapClient",
@@ -30,3 +40,32 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+_HOMES = {
+    "AsyncSwapClient": "swapkit.core.client",
+    "Attempt": "swapkit.core.models",
+    "Capabilities": "swapkit.core.provider",
+    "Provider": "swapkit.core.provider",
+    "ProviderSettings": "swapkit.core.settings",
+    "SwapClient": "swapkit.core.client",
+    "SwapRequest": "swapkit.core.models",
+    "SwapResult": "swapkit.core.models",
+    "Template": "swapkit.core.models",
+    "WebhookEvent": "swapkit.core.models",
+    "hookimpl": "swapkit.core.hookspecs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "errors":
+        value: Any = importlib.import_module("swapkit.errors")
+    elif name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+    else:
+        raise AttributeError(f"module 'swapkit' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
