@@ -3,7 +3,9 @@
 Cassettes live at ``tests/cassettes/<test_module>/<test_name>.yaml`` (pytest-recording's
 layout) and replay with ``--record-mode=none`` (the default in pyproject) and the network
 blocked.  Everything that leaves this module for disk goes through `scrub_request` /
-`scrub_response` and the ``swapkit`` serializer, so every cassette gets the same treatment:
+`scrub_response` and the serializer below (registered under vcrpy's ``yaml`` name, so
+pytest-recording's ``--record-mode=rewrite`` finds and replaces the files), so every cassette
+gets the same treatment:
 
 * no credential survives: ``Authorization``, cookies, signature headers and pre-signed URL
   tokens are dropped or replaced by ``REDACTED``;
@@ -30,6 +32,7 @@ import io
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -39,6 +42,8 @@ import yaml
 from PIL import Image
 
 from swapkit.core.images import sniff_media_type
+
+from .clock import FakeClock
 
 REDACTED = "REDACTED"
 _SECRET_HEADERS = {
@@ -223,14 +228,13 @@ class SwapkitSerializer:
 
 
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
-    vcr.register_serializer("swapkit", SwapkitSerializer)
+    vcr.register_serializer("yaml", SwapkitSerializer)
 
 
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
     return {
-        "serializer": "swapkit",
-        "path_transformer": lambda path: path.removesuffix(".swapkit") + ".yaml",
+        "serializer": "yaml",
         "match_on": ("method", "path", "query", "body"),
         "before_record_request": scrub_request,
         "before_record_response": scrub_response,
@@ -244,42 +248,74 @@ def recording(config: pytest.Config) -> bool:
     return config.getoption("--record-mode") not in (None, "none")
 
 
+#: The recording switches, read when pytest starts: the autouse fixture that hides the
+#: machine's swapkit variables from tests runs before any cassette fixture could read them.
+_RECORDING_ENV = {
+    name: value
+    for name, value in os.environ.items()
+    if name == "SWAPKIT_RECORD_REAL" or name.startswith("SWAPKIT_PROSPOLABS_")
+}
+
+
+class RealClock(FakeClock):
+    """Real time, with the fake clock's record of sleeps (for recording against a vendor)."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        time.sleep(seconds)
+
+
 class CassetteTarget:
     """Where a cassette test sends traffic (see `cassette_target`)."""
 
-    def __init__(self, base_url: str | None, sandbox: Any) -> None:
+    def __init__(self, base_url: str | None, sandbox: Any, clock: FakeClock) -> None:
         self._base_url = base_url
         self.sandbox = sandbox
+        self.clock = clock
+
+    @property
+    def real(self) -> bool:
+        """True when recording against the real vendor."""
+        return self._base_url == ""
 
     def settings(self, provider: str) -> dict[str, Any]:
         """Provider settings for this run: replay, sandbox recording or real recording."""
         if self._base_url is None:  # replay: nothing listens on port 9, vcrpy answers
             return {"api_key": "replay-key", "base_url": f"http://127.0.0.1:9/{provider}"}
-        if self.sandbox is None:  # recording against the real vendor: settings from env
-            return {}
+        if self.real:  # the vendor itself, with the key given when pytest started
+            prefix = f"SWAPKIT_{provider.upper()}_"
+            return {
+                name.removeprefix(prefix).lower(): value
+                for name, value in _RECORDING_ENV.items()
+                if name.startswith(prefix)
+            }
         return {"api_key": "prsp-sandbox", "base_url": f"{self._base_url}/{provider}"}
 
-    def fault(self, **fields: Any) -> bool:
-        """Inject a sandbox fault when recording against the sandbox; False when it cannot."""
-        if self.sandbox is None:
-            return False
-        from swapkit.sandbox import Fault
+    def fault(self, **fields: Any) -> None:
+        """Inject a sandbox fault; tests that need one are skipped against a real vendor."""
+        if self.real:
+            pytest.skip("needs the sandbox's fault injection")
+        if self.sandbox is not None:
+            from swapkit.sandbox import Fault
 
-        self.sandbox.faults.add(Fault(**fields))
-        return True
+            self.sandbox.faults.add(Fault(**fields))
 
 
 @pytest.fixture
-def cassette_target(request: pytest.FixtureRequest, clock: Any) -> Iterator[CassetteTarget]:
-    """Nowhere on replay; an in-process sandbox (sharing the test's fake clock) when recording;
-    the real vendor when recording with ``SWAPKIT_RECORD_REAL=1``."""
+def cassette_target(request: pytest.FixtureRequest) -> Iterator[CassetteTarget]:
+    """Nowhere on replay; an in-process sandbox (on a fake clock) when recording; the real
+    vendor when recording with ``SWAPKIT_RECORD_REAL=1``."""
     if not recording(request.config):
-        yield CassetteTarget(None, None)
+        yield CassetteTarget(None, None, FakeClock())
         return
-    if os.environ.get("SWAPKIT_RECORD_REAL"):
-        yield CassetteTarget("", None)
+    if _RECORDING_ENV.get("SWAPKIT_RECORD_REAL"):
+        yield CassetteTarget("", None, RealClock())
         return
     from swapkit.sandbox import Sandbox
 
+    clock = FakeClock()
     with Sandbox(clock=clock.monotonic, job_seconds=5.0) as sandbox, sandbox.serve() as server:
-        yield CassetteTarget(server.url, sandbox)
+        yield CassetteTarget(server.url, sandbox, clock)

@@ -16,25 +16,11 @@ from PIL import Image
 from swapkit import AsyncSwapClient, SwapClient, SwapResult
 from swapkit.core.plugins import make_plugin_manager
 
+from .clock import FakeClock
+
+__all__ = ["FakeClock", "make_image", "run_swap"]
+
 pytest_plugins = ["tests.cassettes"]
-
-
-class FakeClock:
-    """A clock whose sleeps advance time instantly; share `monotonic` with the sandbox."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 @pytest.fixture(autouse=True)

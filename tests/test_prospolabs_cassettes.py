@@ -17,7 +17,7 @@ import pytest
 from swapkit import SwapResult, errors
 
 from .cassettes import CassetteTarget
-from .conftest import FakeClock, make_image, run_swap
+from .conftest import make_image, run_swap
 
 pytestmark = pytest.mark.vcr
 
@@ -32,17 +32,12 @@ def kind(request: pytest.FixtureRequest) -> Kind:
 
 
 @pytest.fixture
-def swap(
-    kind: Kind,
-    cassette_target: CassetteTarget,
-    clock: FakeClock,
-    plugin_manager: pluggy.PluginManager,
-) -> Any:
+def swap(kind: Kind, cassette_target: CassetteTarget, plugin_manager: pluggy.PluginManager) -> Any:
     def run(settings: dict[str, Any] | None = None, **fields: Any) -> SwapResult:
         provider = {**cassette_target.settings("prospolabs"), **(settings or {})}
         client = {
             "providers": {"prospolabs": provider},
-            "clock": clock,
+            "clock": cassette_target.clock,
             "plugin_manager": plugin_manager,
         }
         return run_swap(kind, client, **fields)
@@ -51,8 +46,6 @@ def swap(
 
 
 def needs_fault(target: CassetteTarget, **fault: Any) -> None:
-    if target.sandbox is None and target.settings("prospolabs") == {}:
-        pytest.skip("needs the sandbox's fault injection")
     target.fault(provider="prospolabs", **fault)
 
 
@@ -68,11 +61,11 @@ def test_sync_swap(swap: Any) -> None:
     assert result.processing_seconds is not None
 
 
-def test_async_swap_with_polling(swap: Any, clock: FakeClock) -> None:
+def test_async_swap_with_polling(swap: Any, cassette_target: CassetteTarget) -> None:
     result = swap(source=FACE, target=SCENE, style="cartoon", deadline=600)
     assert result.model == "cartoon"
     assert (result.width, result.height) == (64, 56)
-    assert clock.slept  # it polled at least once before the job completed
+    assert cassette_target.clock.slept  # it polled at least once before the job completed
 
 
 def test_no_face(swap: Any) -> None:

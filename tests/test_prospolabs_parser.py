@@ -328,3 +328,22 @@ def test_webhook_garbage_raises_only_swapkit_errors(content: bytes) -> None:
         provider.parse_webhook({"X-Prospo-Signature": sign(content)}, content)
     except errors.SwapError:
         return
+
+
+def test_unknown_webhook_event_is_not_a_completion() -> None:
+    body = json.dumps({**EVENT, "event": "inference.started"}).encode()
+    with pytest.raises(errors.ProviderError, match="unknown Prospolabs webhook event"):
+        provider.parse_webhook({"X-Prospo-Signature": sign(body)}, body)
+
+
+def test_non_ascii_signature_is_invalid_not_a_crash() -> None:
+    body = json.dumps(EVENT).encode()
+    with pytest.raises(errors.InvalidSignature):
+        provider.parse_webhook({"X-Prospo-Signature": "é" * 64}, body)
+
+
+def test_raw_is_the_vendor_json_as_sent() -> None:
+    sent = {"request_id": "a1", "status": "completed", "result_url": "https://x.invalid/a.png"}
+    outcome = provider.parse_submit(response(200, sent), "sync")
+    assert isinstance(outcome, Done)
+    assert outcome.result.raw == sent

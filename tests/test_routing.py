@@ -116,3 +116,11 @@ def test_no_eligible_provider_lists_every_reason(
     with pytest.raises(errors.NoEligibleProvider, match=r"over the budget of \$0\.0100"):
         swap(source=face_png, target=scene_png, max_cost_usd=0.01)
     assert swapkit_sandbox_server.sandbox.requests == []
+
+
+def test_face_index_needs_a_provider_that_takes_it(
+    swap: Any, swapkit_sandbox_server: Any, face_png: bytes, scene_png: bytes
+) -> None:
+    with pytest.raises(errors.NoEligibleProvider, match=r"face_index"):
+        swap(source=face_png, target=scene_png, face_index=1)
+    assert swapkit_sandbox_server.sandbox.requests == []

@@ -1,8 +1,10 @@
 """The ``swapkit`` command: ``swap``, ``providers``, ``sandbox serve`` and ``demo``.
 
-Exit codes: 0 success; 1 the swap failed (a vendor error, or every provider failed); 2 the
-command or configuration is wrong (bad arguments, a missing key, an input that is not an
-image).  Errors print one ``error:`` line that says what to do, never a traceback.
+Exit codes: 0 success; 1 the swap failed for a reason outside the caller's control (a vendor
+outage, a timeout, every provider failed); 2 the command, configuration or input is wrong
+(bad arguments, a missing key, a file that is not an image, or an input the vendor refused,
+such as a photo with no face: every `InvalidRequest`).  Errors print one ``error:`` line that
+says what to do, never a traceback.
 """
 
 from __future__ import annotations

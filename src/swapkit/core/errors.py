@@ -32,9 +32,11 @@ Design notes:
   limit was hit, or ``None`` when the input is bad for everyone.  An application that shows
   "bad input" to its user catches one class, wherever the problem was found.
 * ``retryable`` says whether sending the *same* request again is safe and may succeed: true for
-  429, for 5xx answers the vendor documents as refunded, and for connections that never reached
-  the vendor; false for a read timeout after a submit, where the vendor may have accepted (and
-  charged for) the job.
+  429, for a 5xx answer (the vendor answered that it failed: Prospolabs documents refunds for
+  500 and 504, and 502/503 come from gateways in front of the vendor's application; a
+  provider whose vendor says otherwise overrides it), and for connections that never reached
+  the vendor; false for a read timeout or dropped connection after a submit, where the vendor
+  may have accepted (and charged for) the job.
 * The mapping from HTTP status to class lives in exactly one table, `error_class_for_status`;
   providers map their own structured codes before falling back to it.
 """

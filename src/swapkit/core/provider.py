@@ -59,6 +59,7 @@ class Capabilities:
     """What a provider can do, declared as data so routing never needs to name a vendor.
 
     Sizes are bytes, latencies seconds, prices US dollars per swap (``None``: unknown).
+    `face_index` says whether the vendor can be told which target face to replace.
     `sync_limit_seconds` is how long the vendor's blocking endpoint may take; a swap whose
     deadline is longer, or which carries a ``webhook_url``, uses the async flow when the
     provider has one.
@@ -71,6 +72,7 @@ class Capabilities:
     max_image_bytes: int | None = None
     modes: frozenset[Mode] = frozenset({"sync"})
     webhooks: bool = False
+    face_index: bool = False
     sync_limit_seconds: float | None = None
     typical_latency_seconds: float | None = None
     default_price_usd: float | None = None
@@ -160,10 +162,22 @@ def json_request(
 ) -> httpx.Request:
     """An `httpx.Request` with a `JsonBody` (``None`` values are left out)."""
     body = JsonBody(payload)
-    request = httpx.Request(method, url, headers={**headers, "Content-Type": "application/json"})
-    request.headers["Content-Length"] = str(body.length)
-    request.stream = body
-    return request
+    target = httpx.URL(url)
+    all_headers = {
+        "Host": target.netloc.decode("ascii"),
+        **headers,
+        "Content-Type": "application/json",
+        "Content-Length": str(body.length),
+    }
+    # With `stream=`, httpx leaves `.content` unread (as for any streamed body) rather than
+    # reporting an empty body to event hooks and mock transports.
+    return httpx.Request(method, target, headers=all_headers, stream=body)
+
+
+def get_header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header from any mapping (a web framework's, a dict), matched case-insensitively."""
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
 def json_body(response: httpx.Response, provider: str) -> Any:

@@ -84,6 +84,11 @@ def ineligibility(provider: Provider, prepared: PreparedSwap) -> SwapError | Non
             f"(it offers {', '.join(sorted(caps.styles))})",
             provider=provider.name,
         )
+    if request.face_index is not None and not caps.face_index:
+        return InvalidRequest(
+            f"{provider.name} cannot be told which face to replace (face_index)",
+            provider=provider.name,
+        )
     if request.webhook_url and not caps.webhooks:
         return InvalidRequest(
             f"{provider.name} sends no webhooks, so it cannot honour webhook_url",

@@ -68,6 +68,7 @@ from swapkit.core.provider import (
     PreparedSwap,
     Provider,
     VendorResult,
+    get_header,
     json_body,
     json_request,
 )
@@ -86,6 +87,7 @@ _PRICES: Mapping[str, float] = {
 }
 #: Result URLs are pre-signed and expire after 24 hours by default [D].
 _RESULT_LIFETIME = timedelta(hours=24)
+_EVENTS: Mapping[str, str] = {"inference.completed": "completed", "inference.failed": "failed"}
 _DONE = {"completed", "complete", "succeeded", "success"}
 _FAILED = {"failed", "error", "cancelled", "canceled"}
 
@@ -239,7 +241,7 @@ class Prospolabs(Provider):
         return self._outcome(response, previous=job)
 
     def _outcome(self, response: httpx.Response, previous: Pending | None) -> Outcome:
-        job = self._job(response)
+        job, raw = self._job(response)
         job_id = job.job_id or (previous.job_id if previous else None)
         status = (job.status or "").lower()
         if status in _FAILED:
@@ -247,7 +249,7 @@ class Prospolabs(Provider):
                 f"the swap failed: {_message(job.detail or job.error) or 'no reason given'}",
                 provider=self.name,
                 status_code=response.status_code,
-                body=job.model_dump(mode="json"),
+                body=raw,
                 request_id=job_id,
             )
         if status in _DONE or (not status and job.result_url):
@@ -255,7 +257,7 @@ class Prospolabs(Provider):
                 raise ResultInvalid(
                     "the job is completed but has no result_url",
                     provider=self.name,
-                    body=job.model_dump(mode="json"),
+                    body=raw,
                     request_id=job_id,
                 )
             return Done(
@@ -265,7 +267,7 @@ class Prospolabs(Provider):
                     url=job.result_url,
                     expires_at=datetime.now(timezone.utc) + _RESULT_LIFETIME,
                     processing_seconds=job.processing_seconds,
-                    raw=job.model_dump(mode="json"),
+                    raw=raw,
                 )
             )
         if job_id is None:
@@ -273,14 +275,14 @@ class Prospolabs(Provider):
                 f"the response has neither a result nor a job id (status {job.status!r})",
                 provider=self.name,
                 status_code=response.status_code,
-                body=job.model_dump(mode="json"),
+                body=raw,
             )
-        return Pending(job_id=job_id, model=job.model, status=job.status, raw=job)
+        return Pending(job_id=job_id, model=job.model, status=job.status, raw=raw)
 
-    def _job(self, response: httpx.Response) -> _Job:
+    def _job(self, response: httpx.Response) -> tuple[_Job, Any]:
         data = json_body(response, self.name)
         try:
-            return _Job.model_validate(data)
+            return _Job.model_validate(data), data
         except ValidationError as exc:
             raise ProviderUnavailable(
                 f"unexpected response shape: {exc.errors()[0]['msg']}",
@@ -329,7 +331,7 @@ class Prospolabs(Provider):
                 "prospolabs: no webhook secret to verify with; set "
                 "SWAPKIT_PROSPOLABS_WEBHOOK_SECRET or pass secret=..."
             )
-        signature = httpx.Headers(headers).get("x-prospo-signature", "")
+        signature = get_header(headers, "X-Prospo-Signature")
         if not signature:
             raise InvalidSignature("the webhook has no X-Prospo-Signature header")
         if not _signature_matches(body, signature.strip().lower(), key.encode()):
@@ -346,7 +348,14 @@ class Prospolabs(Provider):
         job_id = payload.job_id or data.job_id
         if job_id is None:
             raise ProviderError("the webhook names no job", provider=self.name, body=body[:2000])
-        failed = payload.event.endswith(".failed")
+        if payload.event not in _EVENTS:
+            raise ProviderError(
+                f"unknown Prospolabs webhook event {payload.event!r} "
+                f"(known: {', '.join(sorted(_EVENTS))})",
+                provider=self.name,
+                body=body[:2000],
+            )
+        failed = _EVENTS[payload.event] == "failed"
         timestamp = payload.timestamp
         if timestamp is not None and timestamp.tzinfo is None:
             timestamp = timestamp.replace(tzinfo=timezone.utc)
@@ -362,7 +371,7 @@ class Prospolabs(Provider):
             ),
             error=(_message(data.error or data.detail) or "no reason given") if failed else None,
             timestamp=timestamp,
-            raw=payload.model_dump(mode="json"),
+            raw=json.loads(body),
         )
 
 
@@ -375,7 +384,7 @@ def _signature_matches(body: bytes, signature: str, key: bytes) -> bool:
         except ValueError:
             continue
         expected = hmac.new(key, signed, hashlib.sha256).hexdigest()
-        matched |= hmac.compare_digest(expected, signature)
+        matched |= hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
     return matched
 
 

@@ -1,0 +1,165 @@
+"""The documentation stays in step with the code: hooks, public names, links, README commands.
+
+Everything here reads files and inspects modules; the one example it runs answers its HTTP
+requests with ``httpx.MockTransport``.  The whole module runs in well under a second.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import re
+import sys
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+import swapkit
+from swapkit import errors
+from swapkit.core import hookspecs
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+README = ROOT / "README.md"
+PAGES = [README, *sorted(DOCS.glob("*.md"))]
+
+_FENCE = re.compile(r"^```([\w-]*)\n(.*?)^```", re.S | re.M)
+_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
+
+
+def _blocks(text: str) -> list[tuple[str, str]]:
+    """Fenced code blocks as (language, body)."""
+    return [(match[1], match[2]) for match in _FENCE.finditer(text)]
+
+
+def _prose(text: str) -> str:
+    """The text with fenced code blocks and inline code removed."""
+    return re.sub(r"`[^`\n]*`", "", _FENCE.sub("", text))
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading."""
+    text = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", r"\1", heading).strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    seen: dict[str, int] = {}
+    anchors = set()
+    for heading in _HEADING.findall(_FENCE.sub("", page.read_text())):
+        slug = _slug(heading)
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(slug if count == 0 else f"{slug}-{count}")
+    return anchors
+
+
+def _hookspecs() -> dict[str, Callable[..., Any]]:
+    return {
+        name: value
+        for name, value in vars(hookspecs).items()
+        if inspect.isfunction(value) and hasattr(value, "swapkit_spec")
+    }
+
+
+def _signature(function: Callable[..., Any]) -> str:
+    """``def name(arg: Type, ...) -> Return`` as written in the source."""
+
+    def shown(annotation: Any) -> str:
+        return annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
+
+    signature = inspect.signature(function)
+    params = []
+    for param in signature.parameters.values():
+        text = param.name
+        if param.annotation is not inspect.Parameter.empty:
+            text += f": {shown(param.annotation)}"
+        if param.default is not inspect.Parameter.empty:
+            text += f" = {param.default!r}"
+        params.append(text)
+    returns = signature.return_annotation
+    tail = "" if returns is inspect.Signature.empty else f" -> {shown(returns)}"
+    return f"def {function.__name__}({', '.join(params)}){tail}"
+
+
+def _section(text: str, heading: str) -> str:
+    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert match, f"no '## {heading}' section"
+    return match[1]
+
+
+def test_there_are_hookspecs() -> None:
+    assert "register_providers" in _hookspecs()
+
+
+@pytest.mark.parametrize("name", sorted(_hookspecs()))
+def test_every_hook_is_documented_with_its_signature(name: str) -> None:
+    hooks = _section((DOCS / "plugins.md").read_text(), "Hooks")
+    assert f"### `{name}`" in hooks, f"docs/plugins.md has no '### `{name}`' under '## Hooks'"
+    code = "\n".join(body for _, body in _blocks(hooks))
+    signature = _signature(_hookspecs()[name])
+    assert signature in code, f"docs/plugins.md should show `{signature}`"
+
+
+def test_every_public_name_is_documented() -> None:
+    text = "\n".join(page.read_text() for page in sorted(DOCS.glob("*.md")))
+    names = sorted({*swapkit.__all__, *errors.__all__})
+    missing = [name for name in names if not re.search(rf"\b{re.escape(name)}\b", text)]
+    assert not missing, f"not mentioned anywhere in docs/: {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.relative_to(ROOT).as_posix())
+def test_relative_links_resolve(page: Path) -> None:
+    broken = []
+    for target in _LINK.findall(_prose(page.read_text())):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):  # http:, https:, mailto:, ...
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        if not linked.exists():
+            broken.append(f"{target} (no file {linked})")
+        elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+            broken.append(f"{target} (no heading for #{anchor} in {linked.name})")
+    assert not broken, f"{page.name}: broken links: {broken}"
+
+
+def test_readme_starts_with_the_two_commands_ci_runs() -> None:
+    language, body = _blocks(README.read_text())[0]
+    assert language in ("bash", "sh", "console", "")
+    commands = [re.sub(r"\s+#.*$", "", line).strip() for line in body.splitlines() if line.strip()]
+    assert len(commands) == 2, f"the README's first block should hold two commands: {commands}"
+    ci_lines = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert commands[1] in ci_lines, f".ci/run does not run {commands[1]!r}"
+
+
+def _png(size: tuple[int, int], color: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_plugin_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocks = [body for _, body in _blocks((DOCS / "plugins.md").read_text())]
+    (plugin,) = [body for body in blocks if body.startswith('"""swapkit_echo')]
+    (usage,) = [body for body in blocks if "import swapkit_echo" in body]
+    module = types.ModuleType("swapkit_echo")
+    monkeypatch.setitem(sys.modules, "swapkit_echo", module)
+    exec(compile(plugin, "docs/plugins.md (swapkit_echo)", "exec"), module.__dict__)
+    (tmp_path / "face.png").write_bytes(_png((40, 40), (200, 150, 120)))
+    (tmp_path / "scene.png").write_bytes(_png((60, 50), (20, 90, 160)))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(usage, "docs/plugins.md (usage)", "exec"), {"__name__": "__docs__"})
+    expected = re.search(r"^# (.+)$", usage, re.M)
+    assert expected, "the usage example should end with its output as a comment"
+    assert capsys.readouterr().out.strip() == expected[1]
