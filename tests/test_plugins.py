@@ -12,7 +12,7 @@ import pytest
 import swapkit
 from swapkit import SwapClient, errors
 from swapkit.core.plugins import installed_providers, make_plugin_manager
-from swapkit.core.provider import Capabilities, Done, Mode, Outcome, PreparedSwap, VendorResult
+from swapkit.core.provider import Capabilities, Done, Outcome, Plan, PreparedSwap, VendorResult
 
 from .conftest import make_image
 
@@ -27,10 +27,10 @@ class EchoProvider(swapkit.Provider):
     def missing_configuration(self) -> str | None:
         return None
 
-    def build_submit(self, prepared: PreparedSwap, mode: Mode) -> httpx.Request:
+    def build_submit(self, prepared: PreparedSwap, plan: Plan) -> httpx.Request:
         return httpx.Request("POST", "https://echo.invalid/swap")
 
-    def parse_submit(self, response: httpx.Response, mode: Mode) -> Outcome:
+    def parse_submit(self, response: httpx.Response, plan: Plan) -> Outcome:
         return Done(VendorResult(job_id="echo-1", image=response.content, model="echo"))
 
 

@@ -13,10 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from swapkit import SwapRequest, errors
-from swapkit.core.provider import Done, Pending
+from swapkit.core.provider import Done, Pending, Plan
 from swapkit.providers.prospolabs import Prospolabs
 
 BASE = "https://api.prospolabs.com"
+SYNC = Plan("sync", 60.0)
+ASYNC = Plan("async", 600.0)
 provider = Prospolabs(api_key="prsp-test", webhook_secret="whsec-test")
 
 
@@ -131,7 +133,7 @@ def test_current_schema_sync_result() -> None:
                 "inference_time": 2.05,
             },
         ),
-        "sync",
+        SYNC,
     )
     assert isinstance(outcome, Done)
     result = outcome.result
@@ -154,7 +156,7 @@ def test_older_schema_id_and_milliseconds() -> None:
                 "created_at": "2026-02-19T14:32:27Z",
             },
         ),
-        "sync",
+        SYNC,
     )
     assert isinstance(outcome, Done)
     assert outcome.result.job_id == "inf_abc123def456"
@@ -165,14 +167,14 @@ def test_failed_inside_a_200_is_job_failed() -> None:
     with pytest.raises(errors.JobFailed, match="GPU exploded") as info:
         provider.parse_submit(
             response(200, {"request_id": "r", "status": "failed", "detail": "GPU exploded"}),
-            "sync",
+            SYNC,
         )
     assert info.value.request_id == "r"
 
 
 def test_completed_without_url_is_result_invalid() -> None:
     with pytest.raises(errors.ResultInvalid):
-        provider.parse_submit(response(200, {"request_id": "r", "status": "completed"}), "sync")
+        provider.parse_submit(response(200, {"request_id": "r", "status": "completed"}), SYNC)
 
 
 @pytest.mark.parametrize("status", ["processing", "queued", "pending", "warming_up", None])
@@ -187,7 +189,7 @@ def test_any_other_status_with_an_id_is_still_running(status: str | None) -> Non
 
 def test_async_submit_without_an_id_is_a_provider_error() -> None:
     with pytest.raises(errors.ProviderUnavailable, match="neither a result nor a job id"):
-        provider.parse_submit(response(202, {"status": "processing"}), "async")
+        provider.parse_submit(response(202, {"status": "processing"}), ASYNC)
 
 
 @pytest.mark.parametrize(
@@ -307,7 +309,7 @@ garbage_bytes = st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v
 @given(status=st.sampled_from([200, 202]), body=job_like | json_values)
 def test_parser_garbage_raises_only_swapkit_errors(status: int, body: Any) -> None:
     try:
-        outcome = provider.parse_submit(response(status, body), "sync")
+        outcome = provider.parse_submit(response(status, body), SYNC)
     except errors.ProviderError:
         return
     assert isinstance(outcome, (Done, Pending))
@@ -344,6 +346,6 @@ def test_non_ascii_signature_is_invalid_not_a_crash() -> None:
 
 def test_raw_is_the_vendor_json_as_sent() -> None:
     sent = {"request_id": "a1", "status": "completed", "result_url": "https://x.invalid/a.png"}
-    outcome = provider.parse_submit(response(200, sent), "sync")
+    outcome = provider.parse_submit(response(200, sent), SYNC)
     assert isinstance(outcome, Done)
     assert outcome.result.raw == sent

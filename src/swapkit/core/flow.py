@@ -31,7 +31,7 @@ from swapkit.core.errors import (
 )
 from swapkit.core.images import convert_image, inspect_image
 from swapkit.core.models import SwapResult
-from swapkit.core.provider import Done, Pending, PreparedSwap, Provider, VendorResult
+from swapkit.core.provider import Done, Pending, Plan, PreparedSwap, Provider, VendorResult
 from swapkit.core.retry import Budget
 
 __all__ = ["Flow", "Send", "Sleep", "Step", "provider_flow", "transport_error"]
@@ -96,7 +96,8 @@ def transport_error(exc: httpx.TransportError, step: Send) -> ProviderError:
 def provider_flow(provider: Provider, prepared: PreparedSwap, budget: Budget) -> Flow:
     """Run one swap at one provider, from submit to a measured image."""
     settings = provider.settings
-    mode = provider.choose_mode(prepared.request, budget.remaining_seconds())
+    remaining = budget.remaining_seconds()
+    plan = Plan(provider.choose_mode(prepared.request, remaining), remaining)
 
     def api_check(response: httpx.Response) -> None:
         if not response.is_success:
@@ -105,8 +106,8 @@ def provider_flow(provider: Provider, prepared: PreparedSwap, budget: Budget) ->
     def send(request: httpx.Request, *, idempotent: bool) -> Send:
         return Send(request, provider.name, idempotent, settings.timeout, budget, api_check)
 
-    response = yield send(provider.build_submit(prepared, mode), idempotent=False)
-    outcome = provider.parse_submit(response, mode)
+    response = yield send(provider.build_submit(prepared, plan), idempotent=False)
+    outcome = provider.parse_submit(response, plan)
     interval = settings.poll_interval
     while isinstance(outcome, Pending):
         remaining = budget.remaining_seconds()

@@ -42,6 +42,7 @@ __all__ = [
     "JsonBody",
     "Outcome",
     "Pending",
+    "Plan",
     "PreparedSwap",
     "Provider",
     "VendorResult",
@@ -85,6 +86,14 @@ class PreparedSwap:
     request: SwapRequest
     source: LoadedImage
     target: LoadedImage | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How the engine runs this submit: the endpoint style, and the time left (seconds)."""
+
+    mode: Mode
+    remaining_seconds: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,8 +266,12 @@ class Provider(ABC):
         return
 
     def choose_mode(self, request: SwapRequest, remaining_seconds: float) -> Mode:
-        """Sync when the vendor can finish within its blocking limit, async otherwise."""
+        """The `mode` setting when forced; else sync when the vendor can finish within its
+        blocking limit and no webhook is wanted, async otherwise."""
         modes = self.capabilities.modes
+        forced = self.settings.mode
+        if forced != "auto" and forced in modes:
+            return forced
         if modes == {"sync"} or "async" not in modes:
             return "sync"
         if "sync" not in modes or request.webhook_url:
@@ -269,11 +282,11 @@ class Provider(ABC):
     # -- the sans-I/O contract --------------------------------------------------------------
 
     @abstractmethod
-    def build_submit(self, prepared: PreparedSwap, mode: Mode) -> httpx.Request:
+    def build_submit(self, prepared: PreparedSwap, plan: Plan) -> httpx.Request:
         """The request that starts the swap."""
 
     @abstractmethod
-    def parse_submit(self, response: httpx.Response, mode: Mode) -> Outcome:
+    def parse_submit(self, response: httpx.Response, plan: Plan) -> Outcome:
         """The outcome of a successful (2xx) submit response."""
 
     def build_poll(self, job: Pending) -> httpx.Request:

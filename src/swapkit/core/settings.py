@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -26,6 +26,8 @@ class ProviderSettings(BaseModel):
 
     `timeout` bounds one HTTP exchange (seconds); the end-to-end bound is the swap's deadline.
     `price_usd` is the price of one swap; ``None`` means unknown (never assumed to be free).
+    `mode` forces the vendor's blocking (``sync``) or job (``async``) endpoint where it has
+    both; ``auto`` lets the engine choose from the deadline and ``webhook_url``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -36,6 +38,7 @@ class ProviderSettings(BaseModel):
     price_usd: float | None = Field(default=None, ge=0)
     poll_interval: float = Field(default=2.0, gt=0)
     max_poll_interval: float = Field(default=10.0, gt=0)
+    mode: Literal["auto", "sync", "async"] = "auto"
 
     @field_validator("base_url")
     @classmethod

@@ -62,9 +62,9 @@ from swapkit.core.models import SwapRequest, WebhookEvent
 from swapkit.core.provider import (
     Capabilities,
     Done,
-    Mode,
     Outcome,
     Pending,
+    Plan,
     PreparedSwap,
     Provider,
     VendorResult,
@@ -95,13 +95,12 @@ _FAILED = {"failed", "error", "cancelled", "canceled"}
 class ProspolabsSettings(ProviderSettings):
     """Prospolabs settings (``SWAPKIT_PROSPOLABS_<SETTING>``; the key also ``PROSPOLABS_API_KEY``).
 
-    `timeout` defaults past the sync endpoint's 120 s; `mode` forces the sync or async
-    endpoint; `model` forces a model for every swap; `webhook_secret` verifies webhooks.
+    `timeout` defaults past the sync endpoint's 120 s; `model` forces a model for every swap;
+    `webhook_secret` verifies webhooks.
     """
 
     base_url: str = "https://api.prospolabs.com"
     timeout: float = Field(default=130.0, gt=0)
-    mode: Literal["auto", "sync", "async"] = "auto"
     model: Model | None = None
     webhook_secret: SecretStr | None = None
 
@@ -199,17 +198,12 @@ class Prospolabs(Provider):
     def check(self, prepared: PreparedSwap) -> None:
         self.model_for(prepared.request)
 
-    def choose_mode(self, request: SwapRequest, remaining_seconds: float) -> Mode:
-        if self.settings.mode != "auto":
-            return self.settings.mode
-        return super().choose_mode(request, remaining_seconds)
-
     # -- requests -----------------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}", "Accept": "application/json"}
 
-    def build_submit(self, prepared: PreparedSwap, mode: Mode) -> httpx.Request:
+    def build_submit(self, prepared: PreparedSwap, plan: Plan) -> httpx.Request:
         request = prepared.request
         target = prepared.target
         if target is None:
@@ -224,7 +218,7 @@ class Prospolabs(Provider):
             "webhook_url": request.webhook_url,
             **extra,
         }
-        path = f"/v1/swap/{self.model_for(request)}" + ("/async" if mode == "async" else "")
+        path = f"/v1/swap/{self.model_for(request)}" + ("/async" if plan.mode == "async" else "")
         return json_request("POST", self.settings.base_url + path, payload, self._headers())
 
     def build_poll(self, job: Pending) -> httpx.Request:
@@ -234,7 +228,7 @@ class Prospolabs(Provider):
 
     # -- responses ----------------------------------------------------------------------------
 
-    def parse_submit(self, response: httpx.Response, mode: Mode) -> Outcome:
+    def parse_submit(self, response: httpx.Response, plan: Plan) -> Outcome:
         return self._outcome(response, previous=None)
 
     def parse_poll(self, response: httpx.Response, job: Pending) -> Outcome:
