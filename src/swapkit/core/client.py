@@ -21,12 +21,13 @@ from typing_extensions import Self
 
 from swapkit.core.clock import Clock, SystemClock
 from swapkit.core.errors import ConfigurationError, InvalidRequest, SwapError
-from swapkit.core.flow import Flow, Send, Sleep, Step, transport_error
+from swapkit.core.flow import Flow, Send, Sleep, Step, Uploads, transport_error
 from swapkit.core.models import SwapRequest, SwapResult, WebhookEvent
-from swapkit.core.plugins import installed_providers
+from swapkit.core.plugins import installed_providers, installed_uploader
 from swapkit.core.provider import Provider
 from swapkit.core.retry import Budget, retry_hook
 from swapkit.core.routing import DEFAULT_FAILOVER, prepare, swap_flow
+from swapkit.core.uploads import Uploader
 
 __all__ = ["AsyncSwapClient", "SwapClient"]
 
@@ -52,6 +53,7 @@ class _BaseClient:
         failover: Sequence[type[SwapError]] = DEFAULT_FAILOVER,
         plugin_manager: pluggy.PluginManager | None = None,
         clock: Clock | None = None,
+        uploader: Uploader | None = None,
     ) -> None:
         if deadline <= 0:
             raise ConfigurationError("deadline must be a positive number of seconds")
@@ -63,6 +65,7 @@ class _BaseClient:
         self.failover = tuple(failover)
         self._clock: Clock = clock or SystemClock()
         self._providers = _configure(providers, plugin_manager)
+        self.uploader = uploader or installed_uploader(plugin_manager)
 
     @property
     def providers(self) -> tuple[Provider, ...]:
@@ -84,12 +87,14 @@ class _BaseClient:
         body: bytes,
         *,
         secret: str | None = None,
+        url: str | None = None,
     ) -> WebhookEvent:
         """Verify a vendor webhook and normalise it; `InvalidSignature` when it is not genuine.
 
-        `body` must be the raw request body, exactly as received.
+        `body` must be the raw request body, exactly as received; `url` the full URL it was
+        received at, query string included (needed for vendors that do not sign callbacks).
         """
-        return self.provider(provider).parse_webhook(headers, body, secret=secret)
+        return self.provider(provider).parse_webhook(headers, body, secret=secret, url=url)
 
     def _flow(self, request: SwapRequest | None, fields: Mapping[str, Any]) -> Flow:
         swap_request = _build_request(request, fields)
@@ -102,7 +107,13 @@ class _BaseClient:
             deadline_at=clock() + (swap_request.deadline or self.deadline),
             clock=clock,
         )
-        return swap_flow(self._providers, prepared, budget, failover=self.failover)
+        return swap_flow(
+            self._providers,
+            prepared,
+            budget,
+            failover=self.failover,
+            uploads=Uploads(self.uploader),
+        )
 
 
 class SwapClient(_BaseClient):
@@ -118,6 +129,7 @@ class SwapClient(_BaseClient):
         failover: Sequence[type[SwapError]] = DEFAULT_FAILOVER,
         plugin_manager: pluggy.PluginManager | None = None,
         clock: Clock | None = None,
+        uploader: Uploader | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -128,6 +140,7 @@ class SwapClient(_BaseClient):
             failover=failover,
             plugin_manager=plugin_manager,
             clock=clock,
+            uploader=uploader,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(follow_redirects=True)
@@ -201,6 +214,7 @@ class AsyncSwapClient(_BaseClient):
         failover: Sequence[type[SwapError]] = DEFAULT_FAILOVER,
         plugin_manager: pluggy.PluginManager | None = None,
         clock: Clock | None = None,
+        uploader: Uploader | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -211,6 +225,7 @@ class AsyncSwapClient(_BaseClient):
             failover=failover,
             plugin_manager=plugin_manager,
             clock=clock,
+            uploader=uploader,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(follow_redirects=True)

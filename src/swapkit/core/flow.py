@@ -9,7 +9,8 @@ blocking (`SwapClient`) and one ``async`` (`AsyncSwapClient`).  It yields:
   exchange is thrown into the generator at the ``yield``.
 * `Sleep`: wait this many seconds (between polls).
 
-For one provider the flow is: submit; while the job is pending, wait and poll (backing off,
+For one provider the flow is: upload local images if the vendor takes URLs only (once per
+swap, see `swapkit.core.uploads`); submit; while the job is pending, wait and poll (backing off,
 never past the deadline); download the result if the vendor gave a URL; check and measure the
 image; convert it if the vendor cannot produce the requested format.  A submit is sent exactly
 once unless the vendor cannot have accepted it; once a job id is known it is only ever polled.
@@ -33,8 +34,9 @@ from swapkit.core.images import convert_image, inspect_image
 from swapkit.core.models import SwapResult
 from swapkit.core.provider import Done, Pending, Plan, PreparedSwap, Provider, VendorResult
 from swapkit.core.retry import Budget
+from swapkit.core.uploads import Uploader
 
-__all__ = ["Flow", "Send", "Sleep", "Step", "provider_flow", "transport_error"]
+__all__ = ["Flow", "Send", "Sleep", "Step", "Uploads", "provider_flow", "transport_error"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,8 +95,65 @@ def transport_error(exc: httpx.TransportError, step: Send) -> ProviderError:
     )
 
 
-def provider_flow(provider: Provider, prepared: PreparedSwap, budget: Budget) -> Flow:
-    """Run one swap at one provider, from submit to a measured image."""
+@dataclasses.dataclass
+class Uploads:
+    """The swap's uploader (if the application has one) and the URLs uploaded so far."""
+
+    uploader: Uploader | None = None
+    urls: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+
+    def can_serve(self, provider: Provider) -> bool:
+        """Whether bytes can reach `provider` when it takes URLs only."""
+        return self.uploader is not None or provider.capabilities.uploads
+
+
+def _as_urls(
+    provider: Provider, prepared: PreparedSwap, budget: Budget, uploads: Uploads
+) -> Generator[Step, Any, PreparedSwap]:
+    """`prepared` with its local images replaced by uploaded URLs, for a URL-only provider."""
+    if "bytes" in provider.capabilities.input_kinds:
+        return prepared
+    source, target = prepared.source, prepared.target
+    for image in (source, target):
+        if image is None or image.kind != "bytes":
+            continue
+        uploader = uploads.uploader
+        key = (uploader.name if uploader else f"vendor:{provider.name}", image.role)
+        if key not in uploads.urls:
+            if uploader is not None:
+                request, check_error, parse = (
+                    uploader.build_upload(image),
+                    uploader.upload_error,
+                    uploader.parse_upload,
+                )
+            else:
+                request, check_error, parse = (
+                    provider.build_upload(image),
+                    provider.error_from_response,
+                    provider.parse_upload,
+                )
+
+            def check(response: httpx.Response, _error: Any = check_error) -> None:
+                if not response.is_success:
+                    raise _error(response)
+
+            response = yield Send(
+                request, provider.name, True, provider.settings.timeout, budget, check
+            )
+            uploads.urls[key] = parse(response, image)
+        as_url = dataclasses.replace(image, url=uploads.urls[key])
+        if image is source:
+            source = as_url
+        else:
+            target = as_url
+    return dataclasses.replace(prepared, source=source, target=target)
+
+
+def provider_flow(
+    provider: Provider, prepared: PreparedSwap, budget: Budget, uploads: Uploads | None = None
+) -> Flow:
+    """Run one swap at one provider, from upload and submit to a measured image."""
+    prepared = yield from _as_urls(provider, prepared, budget, uploads or Uploads())
     settings = provider.settings
     remaining = budget.remaining_seconds()
     plan = Plan(provider.choose_mode(prepared.request, remaining), remaining)

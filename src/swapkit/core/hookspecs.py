@@ -19,8 +19,9 @@ import pluggy
 
 if TYPE_CHECKING:
     from swapkit.core.provider import Provider
+    from swapkit.core.uploads import Uploader
 
-__all__ = ["hookimpl", "hookspec", "register_providers"]
+__all__ = ["hookimpl", "hookspec", "register_providers", "register_uploaders"]
 
 hookspec = pluggy.HookspecMarker("swapkit")
 hookimpl = pluggy.HookimplMarker("swapkit")
@@ -31,4 +32,14 @@ def register_providers(register: Callable[[type[Provider]], None]) -> None:
     """Register provider classes by calling ``register(ProviderClass)`` once for each.
 
     Two plugins registering the same provider name is an error that names both.
+    """
+
+
+@hookspec
+def register_uploaders(register: Callable[[Uploader], None]) -> None:
+    """Register an `Uploader` instance by calling ``register(uploader)``.
+
+    URL-only providers then receive local images through it instead of the vendor's own upload
+    endpoint (for example to store them in the application's bucket).  At most one uploader
+    may be registered; `SwapClient(uploader=...)` overrides it.
     """

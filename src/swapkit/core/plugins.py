@@ -22,11 +22,13 @@ from swapkit.providers import BUILTIN_PLUGINS
 
 if TYPE_CHECKING:
     from swapkit.core.provider import Provider
+    from swapkit.core.uploads import Uploader
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "get_plugin_manager",
     "installed_providers",
+    "installed_uploader",
     "make_plugin_manager",
 ]
 
@@ -82,3 +84,20 @@ def installed_providers(pm: pluggy.PluginManager | None = None) -> dict[str, typ
 
         impl.function(register=register)
     return {name: cls for name, (cls, _) in sorted(found.items())}
+
+
+def installed_uploader(pm: pluggy.PluginManager | None = None) -> Uploader | None:
+    """The uploader a plugin registered, if any; two is an error naming both plugins."""
+    manager = pm or get_plugin_manager()
+    found: list[tuple[Uploader, str]] = []
+    for impl in manager.hook.register_uploaders.get_hookimpls():
+        impl.function(
+            register=lambda uploader, _plugin=impl.plugin_name: found.append((uploader, _plugin))
+        )
+    if len(found) > 1:
+        plugins = " and ".join(repr(plugin) for _, plugin in found)
+        raise ConfigurationError(
+            f"more than one plugin registers an uploader ({plugins}); keep one, or pass "
+            "SwapClient(uploader=...)"
+        )
+    return found[0][0] if found else None

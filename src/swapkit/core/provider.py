@@ -61,6 +61,8 @@ class Capabilities:
 
     Sizes are bytes, latencies seconds, prices US dollars per swap (``None``: unknown).
     `face_index` says whether the vendor can be told which target face to replace.
+    `uploads` says the vendor has its own upload endpoint, so a URL-only provider can still
+    take bytes (see `swapkit.core.uploads`).
     `sync_limit_seconds` is how long the vendor's blocking endpoint may take; a swap whose
     deadline is longer, or which carries a ``webhook_url``, uses the async flow when the
     provider has one.
@@ -74,6 +76,7 @@ class Capabilities:
     modes: frozenset[Mode] = frozenset({"sync"})
     webhooks: bool = False
     face_index: bool = False
+    uploads: bool = False
     sync_limit_seconds: float | None = None
     typical_latency_seconds: float | None = None
     default_price_usd: float | None = None
@@ -297,6 +300,14 @@ class Provider(ABC):
         """The outcome of a successful (2xx) poll response."""
         raise NotImplementedError(f"{self.name} has no polling endpoint")
 
+    def build_upload(self, image: LoadedImage) -> httpx.Request:
+        """The request that stores `image` with the vendor (when `Capabilities.uploads`)."""
+        raise NotImplementedError(f"{self.name} has no upload endpoint")
+
+    def parse_upload(self, response: httpx.Response, image: LoadedImage) -> str:
+        """The URL of the stored image, from a successful (2xx) upload response."""
+        raise NotImplementedError(f"{self.name} has no upload endpoint")
+
     def build_download(self, url: str) -> httpx.Request:
         """The request that fetches a result URL (pre-signed: no credentials by default)."""
         return httpx.Request("GET", url)
@@ -317,9 +328,18 @@ class Provider(ABC):
         return self.status_error(response, message="result download failed")
 
     def parse_webhook(
-        self, headers: Mapping[str, str], body: bytes, *, secret: str | None = None
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        secret: str | None = None,
+        url: str | None = None,
     ) -> WebhookEvent:
-        """Verify and normalise a webhook the vendor sent; `InvalidSignature` if it fails."""
+        """Verify and normalise a webhook the vendor sent; `InvalidSignature` if it fails.
+
+        `url` is the full URL the webhook arrived at (vendors that do not sign their callbacks
+        are verified by the token swapkit put in it).
+        """
         raise InvalidSignature(f"{self.name} does not send webhooks")
 
     # -- helpers for subclasses --------------------------------------------------------------

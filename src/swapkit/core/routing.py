@@ -33,7 +33,7 @@ from swapkit.core.errors import (
     ResultInvalid,
     SwapError,
 )
-from swapkit.core.flow import Flow, provider_flow
+from swapkit.core.flow import Flow, Uploads, provider_flow
 from swapkit.core.images import LoadedImage, load_image
 from swapkit.core.models import Attempt, SwapRequest, Template
 from swapkit.core.provider import PreparedSwap, Provider
@@ -65,7 +65,9 @@ def prepare(request: SwapRequest) -> PreparedSwap:
     return PreparedSwap(request=request, source=source, target=loaded_target)
 
 
-def ineligibility(provider: Provider, prepared: PreparedSwap) -> SwapError | None:
+def ineligibility(
+    provider: Provider, prepared: PreparedSwap, uploads: Uploads | None = None
+) -> SwapError | None:
     """Why `provider` cannot take this swap (as the error to raise), or None when it can."""
     caps = provider.capabilities
     request = prepared.request
@@ -97,9 +99,17 @@ def ineligibility(provider: Provider, prepared: PreparedSwap) -> SwapError | Non
     for image in (prepared.source, prepared.target):
         if image is None:
             continue
-        if image.kind not in caps.input_kinds:
+        uploadable = image.kind == "bytes" and (uploads or Uploads()).can_serve(provider)
+        if image.kind not in caps.input_kinds and not uploadable:
+            accepted = " or ".join(sorted(caps.input_kinds))
             return InvalidRequest(
-                f"{provider.name} cannot take the {image.role} image as {image.kind}",
+                f"{provider.name} takes images as {accepted} only, and the {image.role} image "
+                f"is {'a URL' if image.kind == 'url' else 'local bytes'}"
+                + (
+                    "; pass an http(s) URL, or configure an uploader (SwapClient(uploader=...))"
+                    if image.kind == "bytes"
+                    else "; pass the image itself (a path or bytes)"
+                ),
                 provider=provider.name,
             )
         too_big = _too_large(provider, image)
@@ -139,14 +149,16 @@ def swap_flow(
     budget: Budget,
     *,
     failover: tuple[type[SwapError], ...] = DEFAULT_FAILOVER,
+    uploads: Uploads | None = None,
 ) -> Flow:
     """Try the eligible providers in order until one returns a result."""
+    uploads = uploads or Uploads()
     clock = budget.clock
     started = clock()
     reasons: dict[str, SwapError] = {}
     eligible: list[Provider] = []
     for provider in providers:
-        why = ineligibility(provider, prepared)
+        why = ineligibility(provider, prepared, uploads)
         if why is None:
             eligible.append(provider)
         else:
@@ -167,7 +179,7 @@ def swap_flow(
             break
         attempt_started = clock()
         try:
-            result = yield from provider_flow(provider, prepared, budget)
+            result = yield from provider_flow(provider, prepared, budget, uploads)
         except ProviderError as exc:
             attempt = Attempt(
                 provider=provider.name,

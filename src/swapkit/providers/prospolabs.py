@@ -313,7 +313,12 @@ class Prospolabs(Provider):
     # -- webhooks -----------------------------------------------------------------------------
 
     def parse_webhook(
-        self, headers: Mapping[str, str], body: bytes, *, secret: str | None = None
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        secret: str | None = None,
+        url: str | None = None,
     ) -> WebhookEvent:
         key = secret or (
             self.settings.webhook_secret.get_secret_value()
