@@ -10,5 +10,8 @@ from types import MappingProxyType
 __all__ = ["BUILTIN_PLUGINS"]
 
 BUILTIN_PLUGINS: Mapping[str, str] = MappingProxyType(
-    {"prospolabs": "swapkit.providers.prospolabs"}
+    {
+        "acedata": "swapkit.providers.acedata",
+        "prospolabs": "swapkit.providers.prospolabs",
+    }
 )

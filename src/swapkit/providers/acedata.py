@@ -1,0 +1,456 @@
+"""AceDataCloud Face Swap (``acedata``).
+
+Contract: ``shared/reference/provider-contracts.md`` §2 and the vendor's face-swap guide.  The
+vendor's own documents disagree in several places; each is handled in every documented form:
+
+* **Roles.** The guides, SDK and MCP tools say ``source_image_url`` is the face and
+  ``target_image_url`` the scene; the API reference says the opposite.  swapkit follows the
+  guides (``source`` → ``source_image_url``); the ``source_is_face`` setting flips it should the
+  reference turn out right.
+* **URLs only.** Images are sent as URLs.  Local images are uploaded first through the vendor's
+  ``POST /files/upload`` (multipart field ``file``), or through the application's `Uploader`.
+* **Sync or async.** ``POST /face/swap`` waits up to ``timeout`` seconds (sent from the swap's
+  deadline).  With ``async: true`` or a ``callback_url`` it answers ``{"task_id"}`` at once, and
+  the task is polled with ``POST /face/tasks {"id", "action": "retrieve"}``.  That endpoint is
+  documented for other services, not for face swap; its records carry no status field, so a task
+  counts as finished when ``finished_at`` is set or ``response`` is non-empty, or when a status
+  word (the vendor SDK's set) says so.
+* **Sizes.** ``image_width`` / ``image_height`` are strings in the OpenAPI spec and integers in
+  the examples: both are read.
+* **Errors.** ``{"error": {"code", "message"}, "trace_id"}``, the ``{"success": false,
+  "error": {...}}`` variant, and a bare-string ``error``.  Codes map to classes in `_CODES`; the
+  vendor code and ``trace_id`` stay on the error.  No code exists for "no face": a
+  ``bad_request`` whose message says no face was found becomes `NoFaceDetected` (in
+  `_refine`, the only place messages are read).
+* **Callbacks are unsigned.** swapkit sends the swap's ``webhook_url`` with a per-job nonce and
+  HMAC token added (`swapkit.core.callbacks`), keyed with the ``callback_secret`` setting, and
+  `parse_webhook` checks that token on the URL the callback arrived at.
+
+Plugin registration (built in)::
+
+    [project.entry-points.swapkit]
+    acedata = "swapkit.providers.acedata"
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from swapkit.core.callbacks import sign_callback_url, verify_callback_url
+from swapkit.core.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ContentRefused,
+    InsufficientCredits,
+    InvalidRequest,
+    InvalidSignature,
+    JobFailed,
+    NoFaceDetected,
+    PermissionDenied,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    ResultInvalid,
+)
+from swapkit.core.hookspecs import hookimpl
+from swapkit.core.images import LoadedImage
+from swapkit.core.models import WebhookEvent
+from swapkit.core.provider import (
+    Capabilities,
+    Done,
+    Outcome,
+    Pending,
+    Plan,
+    PreparedSwap,
+    Provider,
+    VendorResult,
+    json_body,
+    json_request,
+)
+from swapkit.core.settings import ProviderSettings
+
+__all__ = ["Acedata", "AcedataSettings", "register_providers"]
+
+#: Vendor error codes → swapkit classes [D: responses concept page, billing FAQ].
+_CODES: Mapping[str, type[ProviderError]] = {
+    "no_token": AuthenticationError,
+    "invalid_token": AuthenticationError,
+    "token_expired": AuthenticationError,
+    "token_mismatched": AuthenticationError,
+    "used_up": InsufficientCredits,
+    "disabled": PermissionDenied,
+    "forbidden": ContentRefused,
+    "too_many_requests": RateLimited,
+    "rate_limited": RateLimited,
+    "bad_request": InvalidRequest,
+    "api_not_implemented": InvalidRequest,
+    "no_api": InvalidRequest,
+    "api_error": ProviderUnavailable,
+    "timeout": ProviderTimeout,
+}
+#: Status words the vendor SDK's task normaliser accepts [D: vendor SDK].
+_SUCCEEDED = {"succeed", "succeeded", "success", "completed", "complete", "finished"}
+_FAILED = {"failed", "failure", "error", "cancelled", "canceled", "rejected"}
+_NO_FACE = re.compile(r"\bno\b.*\bfaces?\b|\bfaces?\b.*\bnot (?:be )?(?:found|detected)", re.I)
+
+
+class AcedataSettings(ProviderSettings):
+    """AceDataCloud settings (``SWAPKIT_ACEDATA_<SETTING>``; the key also
+    ``ACEDATACLOUD_API_TOKEN``).
+
+    `callback_secret` keys the token swapkit adds to callback URLs (needed for ``webhook_url``).
+    `source_is_face` sends the face as ``source_image_url`` (the guides' reading).  Polling
+    starts after 5 s, as the vendor advises, and stays under one request a second.
+    """
+
+    base_url: str = "https://api.acedata.cloud"
+    timeout: float = Field(default=130.0, gt=0)
+    poll_interval: float = Field(default=5.0, ge=1.0)
+    max_poll_interval: float = Field(default=15.0, ge=1.0)
+    callback_secret: SecretStr | None = None
+    source_is_face: bool = True
+
+
+def _int(value: Any) -> int | None:
+    """An int from the vendor's int-or-string sizes; None when it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+class _Answer(BaseModel):
+    """A swap answer, a task's ``response`` or a callback body; unknown fields are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    success: bool | None = None
+    task_id: str | None = None
+    trace_id: str | None = None
+    image_url: str | None = None
+    image_width: Any = None
+    image_height: Any = None
+    image_size: Any = None
+    error: Any = None
+
+    @field_validator("task_id", "trace_id", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Acedata(Provider):
+    """Adapter for AceDataCloud's Face Swap API."""
+
+    name = "acedata"
+    display_name = "AceDataCloud Face Swap"
+    settings_class = AcedataSettings
+    env_aliases: ClassVar[Mapping[str, tuple[str, ...]]] = {"api_key": ("ACEDATACLOUD_API_TOKEN",)}
+    capabilities = Capabilities(
+        input_kinds=frozenset({"url"}),
+        target_kinds=frozenset({"image"}),
+        styles=frozenset({"realistic"}),
+        output_formats=frozenset({"png"}),
+        max_image_bytes=25 * 1024 * 1024,
+        modes=frozenset({"sync", "async"}),
+        webhooks=True,
+        uploads=True,
+        sync_limit_seconds=120.0,
+        typical_latency_seconds=90.0,
+        default_price_usd=0.01,
+    )
+    settings: AcedataSettings
+
+    def model_for(self, request: Any) -> str:
+        return "face-swap"
+
+    def check(self, prepared: PreparedSwap) -> None:
+        if prepared.request.webhook_url and self.settings.callback_secret is None:
+            raise ConfigurationError(
+                "acedata: AceDataCloud does not sign callbacks, so swapkit signs the callback "
+                "URL itself; set SWAPKIT_ACEDATA_CALLBACK_SECRET (any long random string) to "
+                "use webhook_url"
+            )
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}", "Accept": "application/json"}
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def build_upload(self, image: LoadedImage) -> httpx.Request:
+        extension = (image.media_type or "image/png").partition("/")[2] or "png"
+        return httpx.Request(
+            "POST",
+            f"{self.settings.base_url}/files/upload",
+            headers=self._headers(),
+            files={"file": (f"{image.role}.{extension}", image.data or b"", image.media_type)},
+        )
+
+    def parse_upload(self, response: httpx.Response, image: LoadedImage) -> str:
+        data = json_body(response, self.name)
+        url = data.get("url") if isinstance(data, dict) else None
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise self._error(response, data)
+        return url
+
+    def build_submit(self, prepared: PreparedSwap, plan: Plan) -> httpx.Request:
+        request, source, target = prepared.request, prepared.source, prepared.target
+        if target is None or source.url is None or target.url is None:
+            raise InvalidRequest(
+                "AceDataCloud needs the face and the scene as URLs", provider=self.name
+            )
+        face, scene = (source, target) if self.settings.source_is_face else (target, source)
+        payload: dict[str, Any] = {
+            "source_image_url": face.url,
+            "target_image_url": scene.url,
+            "timeout": max(1, int(plan.remaining_seconds)),
+            **request.options_for(self.name),
+        }
+        if request.webhook_url:
+            secret = self.settings.callback_secret
+            if secret is None:  # check() stops this earlier; kept for direct callers
+                raise ConfigurationError("acedata: set SWAPKIT_ACEDATA_CALLBACK_SECRET")
+            payload["callback_url"] = sign_callback_url(
+                request.webhook_url, secret.get_secret_value()
+            )
+        elif plan.mode == "async":
+            payload["async"] = True
+        return json_request("POST", f"{self.settings.base_url}/face/swap", payload, self._headers())
+
+    def build_poll(self, job: Pending) -> httpx.Request:
+        return json_request(
+            "POST",
+            f"{self.settings.base_url}/face/tasks",
+            {"id": job.job_id, "action": "retrieve"},
+            self._headers(),
+        )
+
+    # -- responses ----------------------------------------------------------------------------
+
+    def parse_submit(self, response: httpx.Response, plan: Plan) -> Outcome:
+        data = json_body(response, self.name)
+        answer = self._answer(response, data)
+        if answer.image_url:
+            return Done(self._result(answer, data))
+        if answer.task_id:
+            return Pending(job_id=answer.task_id, raw=data)
+        raise ProviderUnavailable(
+            "the answer has neither an image_url nor a task_id",
+            provider=self.name,
+            status_code=response.status_code,
+            body=data,
+        )
+
+    def parse_poll(self, response: httpx.Response, job: Pending) -> Outcome:
+        data = json_body(response, self.name)
+        record = _find_record(data, job.job_id)
+        if record is None:
+            raise ProviderUnavailable(
+                f"the task query answer holds no record of task {job.job_id}",
+                provider=self.name,
+                status_code=response.status_code,
+                body=data,
+            )
+        inner = record.get("response")
+        status = _status_word(record)
+        finished = bool(record.get("finished_at")) or bool(inner) or status is not None
+        if not finished:
+            return Pending(job_id=job.job_id, raw=record)
+        if isinstance(inner, dict) and inner:
+            answer = self._answer(response, inner)
+            if answer.image_url:
+                return Done(self._result(answer, inner, task_id=job.job_id))
+        if status == "failed" or (isinstance(inner, dict) and inner.get("error")):
+            raise JobFailed(
+                f"task {job.job_id} failed", provider=self.name, body=record, request_id=job.job_id
+            )
+        raise ResultInvalid(
+            f"task {job.job_id} finished without an image_url",
+            provider=self.name,
+            body=record,
+            request_id=job.job_id,
+        )
+
+    def _answer(self, response: httpx.Response, data: Any) -> _Answer:
+        """Validate an answer; an error inside it (even in a 200) raises its class."""
+        if not isinstance(data, dict):
+            raise ProviderUnavailable(
+                f"expected a JSON object, got {type(data).__name__}",
+                provider=self.name,
+                status_code=response.status_code,
+                body=data,
+            )
+        try:
+            answer = _Answer.model_validate(data)
+        except ValidationError as exc:
+            raise ProviderUnavailable(
+                f"unexpected answer shape: {exc.errors()[0]['msg']}",
+                provider=self.name,
+                status_code=response.status_code,
+                body=data,
+            ) from None
+        if answer.success is False or (answer.error and not answer.image_url):
+            raise self._error(response, data)
+        return answer
+
+    def _result(self, answer: _Answer, raw: Any, *, task_id: str | None = None) -> VendorResult:
+        return VendorResult(
+            job_id=answer.task_id or task_id,
+            model="face-swap",
+            url=answer.image_url,
+            width=_int(answer.image_width),
+            height=_int(answer.image_height),
+            raw=raw,
+        )
+
+    def error_from_response(self, response: httpx.Response) -> ProviderError:
+        try:
+            data = json_body(response, self.name)
+        except ProviderError:
+            data = None
+        return self._error(response, data)
+
+    def _error(self, response: httpx.Response, data: Any) -> ProviderError:
+        """The class for an error envelope in any of its documented shapes.
+
+        An error inside a 200 (``success: false``) with no known code is `JobFailed`; on an
+        error status the core status table decides.
+        """
+        code, message, trace_id = _envelope(data)
+        cls = _CODES.get(code or "") or (JobFailed if response.is_success else None)
+        if cls is not None:
+            cls = _refine(cls, message)
+        if not message:
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            message = f"HTTP {response.status_code} {response.reason_phrase} ({kind})"
+        error = self.status_error(
+            response,
+            message=message,
+            code=code,
+            error_class=cls,
+            body=data if data is not None else None,
+            request_id=trace_id,
+        )
+        if cls in (RateLimited, ProviderUnavailable, ProviderTimeout) and response.is_success:
+            error.retryable = False  # reported inside a 200: the job may have been accepted
+        return error
+
+    # -- callbacks ----------------------------------------------------------------------------
+
+    def parse_webhook(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        secret: str | None = None,
+        url: str | None = None,
+    ) -> WebhookEvent:
+        key = secret or (
+            self.settings.callback_secret.get_secret_value()
+            if self.settings.callback_secret
+            else None
+        )
+        if not key:
+            raise ConfigurationError(
+                "acedata: no callback secret to verify with; set SWAPKIT_ACEDATA_CALLBACK_SECRET "
+                "(the same one the swap was sent with) or pass secret=..."
+            )
+        if not url:
+            raise InvalidSignature(
+                "AceDataCloud callbacks are verified by the token in their URL: pass url= the "
+                "full URL the callback arrived at, query string included"
+            )
+        verify_callback_url(url, key)
+        try:
+            answer = _Answer.model_validate_json(body)
+        except ValidationError as exc:
+            raise ProviderError(
+                f"the callback body is not an AceDataCloud result: {exc.errors()[0]['msg']}",
+                provider=self.name,
+                body=body[:2000],
+            ) from None
+        if not answer.task_id:
+            raise ProviderError(
+                "the callback names no task_id", provider=self.name, body=body[:2000]
+            )
+        failed = answer.success is False or (bool(answer.error) and not answer.image_url)
+        _, message, _ = _envelope(answer.model_dump(mode="json"))
+        return WebhookEvent(
+            provider=self.name,
+            status="failed" if failed else "completed",
+            job_id=answer.task_id,
+            model="face-swap",
+            result_url=answer.image_url,
+            error=(message or "no reason given") if failed else None,
+            raw=answer.model_dump(mode="json"),
+        )
+
+
+def _envelope(data: Any) -> tuple[str | None, str, str | None]:
+    """(code, message, trace_id) from ``{"error": {...}}``, ``{"error": "..."}`` and variants."""
+    if not isinstance(data, dict):
+        return None, "", None
+    error = data.get("error")
+    trace = data.get("trace_id")
+    trace_id = trace if isinstance(trace, str) else None
+    if isinstance(error, dict):
+        code = error.get("code")
+        message = error.get("message")
+        return (
+            code if isinstance(code, str) else None,
+            message if isinstance(message, str) else "",
+            trace_id,
+        )
+    if isinstance(error, str):
+        return (error if error in _CODES else None), error, trace_id
+    message = data.get("message") or data.get("detail")
+    return None, message if isinstance(message, str) else "", trace_id
+
+
+def _refine(cls: type[ProviderError], message: str) -> type[ProviderError]:
+    """The vendor has no code for "no face"; its message is the only signal."""
+    if cls is InvalidRequest and _NO_FACE.search(message):
+        return NoFaceDetected
+    return cls
+
+
+def _find_record(data: Any, task_id: str) -> dict[str, Any] | None:
+    """The task record, from a single record or a batch ``{"items": [...]}`` answer."""
+    if not isinstance(data, dict):
+        return None
+    items = data.get("items")
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict) and str(item.get("id")) == task_id:
+                return item
+        return None
+    return data
+
+
+def _status_word(record: Mapping[str, Any]) -> str | None:
+    """``"succeeded"`` / ``"failed"`` from any status-like word in the record, else None."""
+    inner = record.get("response")
+    for holder in (record, inner if isinstance(inner, dict) else {}):
+        for key in ("status", "state"):
+            word = holder.get(key)
+            if isinstance(word, str):
+                if word.lower() in _SUCCEEDED:
+                    return "succeeded"
+                if word.lower() in _FAILED:
+                    return "failed"
+    return None
+
+
+@hookimpl
+def register_providers(register: Callable[[type[Provider]], None]) -> None:
+    """Register the AceDataCloud provider."""
+    register(Acedata)
