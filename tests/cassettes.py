@@ -10,8 +10,9 @@ gets the same treatment:
 * no credential survives: ``Authorization``, cookies, signature headers and pre-signed URL
   tokens are dropped or replaced by ``REDACTED``;
 * JSON bodies are stored as YAML structures, so a diff of a cassette reads like the traffic;
-* base64 images in request bodies become ``sha256:<digest>`` strings, and requests are matched
-  on that digest, so a test that sends a different image fails to match;
+* base64 images in request bodies, and image parts of multipart uploads, become
+  ``sha256:<digest>`` strings (multipart boundaries become ``BOUNDARY``), and requests are
+  matched on that digest, so a test that sends a different image fails to match;
 * image response bodies become ``{image: {digest, media_type, width, height}}`` and are
   replayed as a synthetic image of that format and size (the result image is not stored);
 * sandbox URLs (``http://127.0.0.1:<port>/<vendor>/...``) are stored as
@@ -104,14 +105,40 @@ def _canonical_json(body: bytes) -> bytes | None:
     return json.dumps(_digest_images(data), sort_keys=True).encode()
 
 
+_BOUNDARY = re.compile(rb"boundary=([^;\s]+)")
+
+
+def _canonical_multipart(body: bytes, content_type: str) -> bytes | None:
+    """A multipart body with a fixed boundary and its image parts replaced by digests."""
+    found = _BOUNDARY.search(content_type.encode())
+    if not found:
+        return None
+    boundary = b"--" + found[1].strip(b'"')
+    parts = []
+    for part in body.split(boundary)[1:-1]:
+        head, _, payload = part.partition(b"\r\n\r\n")
+        payload = payload.removesuffix(b"\r\n")
+        if sniff_media_type(payload):
+            digest = hashlib.sha256(payload).hexdigest()[:16]
+            payload = f"sha256:{digest} ({len(payload)} bytes)".encode()
+        parts.append(head + b"\r\n\r\n" + payload + b"\r\n")
+    return b"--BOUNDARY" + b"--BOUNDARY".join(parts) + b"--BOUNDARY--\r\n"
+
+
 def scrub_request(request: Any) -> Any:
     """vcrpy ``before_record_request``: applied when recording *and* before matching."""
     request.uri = canonical_url(request.uri)
+    content_type = request.headers.get("content-type", "") or request.headers.get(
+        "Content-Type", ""
+    )
     for name in list(request.headers):
         if name.lower() in _SECRET_HEADERS | _VOLATILE_HEADERS:
             del request.headers[name]
     if request.body:
         canonical = _canonical_json(request.body)
+        if canonical is None and content_type.startswith("multipart/"):
+            canonical = _canonical_multipart(request.body, content_type)
+            request.headers["content-type"] = "multipart/form-data; boundary=BOUNDARY"
         if canonical is not None:
             request.body = canonical
     return request
@@ -253,7 +280,8 @@ def recording(config: pytest.Config) -> bool:
 _RECORDING_ENV = {
     name: value
     for name, value in os.environ.items()
-    if name == "SWAPKIT_RECORD_REAL" or name.startswith("SWAPKIT_PROSPOLABS_")
+    if name == "SWAPKIT_RECORD_REAL"
+    or (name.startswith("SWAPKIT_") and name.endswith(("_API_KEY", "_BASE_URL")))
 }
 
 
@@ -292,7 +320,8 @@ class CassetteTarget:
                 for name, value in _RECORDING_ENV.items()
                 if name.startswith(prefix)
             }
-        return {"api_key": "prsp-sandbox", "base_url": f"{self._base_url}/{provider}"}
+        key = self.sandbox.vendors[provider].default_api_keys[0]
+        return {"api_key": key, "base_url": f"{self._base_url}/{provider}"}
 
     def fault(self, **fields: Any) -> None:
         """Inject a sandbox fault; tests that need one are skipped against a real vendor."""
