@@ -2,7 +2,8 @@
 
 `client` is a plain `httpx.Client` for the Prospolabs mount, through the in-process transport
 (`mode="transport"`) or the loopback server (`mode="server"`); tests that must hold for both ask
-for `any_client`, which is parametrized over the two.
+for `any_client`, which is parametrized over the two. `ace` and `any_ace` are the same for the
+AceDataCloud mount (`make_client(provider="acedata")`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import pytest
 
 from swapkit.sandbox import FakeClock, Sandbox, SandboxServer
 
-from .helpers import AUTH
+from .helpers import ACE_AUTH, AUTH
+
+_AUTH = {"prospolabs": AUTH, "acedata": ACE_AUTH}
 
 ClientFactory = Callable[..., httpx.Client]
 
@@ -62,14 +65,15 @@ def make_client(
     if mode == "server":
         server = request.getfixturevalue("swapkit_sandbox_server")
 
-    def factory(**kwargs: Any) -> httpx.Client:
+    def factory(provider: str = "prospolabs", **kwargs: Any) -> httpx.Client:
+        headers = _AUTH[provider]
         if server is not None:
-            http = httpx.Client(base_url=server.base_url("prospolabs"), headers=AUTH, **kwargs)
+            http = httpx.Client(base_url=server.base_url(provider), headers=headers, **kwargs)
         else:
             http = httpx.Client(
                 transport=sandbox.transport(),
-                base_url="http://sandbox.test/prospolabs",
-                headers=AUTH,
+                base_url=f"http://sandbox.test/{provider}",
+                headers=headers,
                 **kwargs,
             )
         clients.append(http)
@@ -83,3 +87,18 @@ def make_client(
 @pytest.fixture
 def any_client(make_client: ClientFactory) -> httpx.Client:
     return make_client()
+
+
+@pytest.fixture
+def ace(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    """Transport-backed client for the AceDataCloud mount, with the default token."""
+    with httpx.Client(
+        transport=sandbox.transport(), base_url="http://sandbox.test/acedata", headers=ACE_AUTH
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+def any_ace(make_client: ClientFactory) -> httpx.Client:
+    """An AceDataCloud client through the transport and through the loopback server."""
+    return make_client(provider="acedata")

@@ -13,6 +13,10 @@ from PIL import Image
 
 KEY = "prsp-sandbox"
 AUTH = {"Authorization": f"Bearer {KEY}"}
+ACE_KEY = "acedata-sandbox"
+ACE_AUTH = {"Authorization": f"Bearer {ACE_KEY}"}
+SOURCE_COLOR = (200, 150, 120)
+TARGET_COLOR = (30, 90, 160)
 
 
 def image_bytes(
@@ -51,6 +55,58 @@ def decode(data: bytes) -> Image.Image:
     return image
 
 
+def upload(client: Any, data: bytes, filename: str = "image.png", media_type: str = "") -> str:
+    """Upload `data` to AceDataCloud's `/files/upload` (sync httpx client); returns the URL."""
+    part = (filename, data, media_type) if media_type else (filename, data)
+    response = client.post("/files/upload", files={"file": part})
+    assert response.status_code == 200, response.text
+    return str(response.json()["url"])
+
+
+def ace_body(client: Any, **overrides: Any) -> dict[str, Any]:
+    """A valid AceDataCloud swap body: uploaded source 16x12 PNG and target 40x30 JPEG."""
+    body: dict[str, Any] = {
+        "source_image_url": upload(client, image_bytes((16, 12), SOURCE_COLOR)),
+        "target_image_url": upload(client, image_bytes((40, 30), TARGET_COLOR, "JPEG"), "t.jpg"),
+    }
+    body.update(overrides)
+    return body
+
+
+class FileServer:
+    """A loopback HTTP server answering every GET with `data` (an image host for input URLs)."""
+
+    def __init__(self, data: bytes, media_type: str = "image/png") -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", media_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/image.png"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def __enter__(self) -> FileServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()
+
+
 class Receiver:
     """A loopback webhook receiver on a real socket; answers with `statuses` in turn (then 200)."""
 
@@ -60,6 +116,7 @@ class Receiver:
 
         self.bodies: list[bytes] = []
         self.headers: list[dict[str, str]] = []
+        self.paths: list[str] = []  # request targets, query string included
         statuses_left = list(statuses)
         receiver = self
 
@@ -67,6 +124,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.bodies.append(body)
+                receiver.paths.append(self.path)
                 receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
                 self.send_response(statuses_left.pop(0) if statuses_left else 200)
                 self.send_header("Content-Length", "0")

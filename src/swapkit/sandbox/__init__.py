@@ -9,6 +9,7 @@ See docs/sandbox.md.
     with Sandbox() as sandbox, sandbox.serve() as server:
         base_url = server.base_url("prospolabs")        # http://127.0.0.1:<port>/prospolabs
         sandbox.faults.add(Fault(provider="prospolabs", status=503, times=1))
+        sandbox.faults.add(Fault(provider="acedata", code="token_expired", envelope="bare"))
 
     client = httpx.Client(transport=Sandbox().transport(), base_url="http://sandbox/prospolabs")
 """
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .app import VENDOR_CLASSES, Sandbox
     from .clock import FakeClock
-    from .faults import Fault, FaultBook, FaultKind
+    from .faults import ErrorEnvelope, Fault, FaultBook, FaultKind
     from .messages import SandboxRequest, SandboxResponse
     from .server import SandboxServer, serve_forever
     from .transport import SandboxTransport
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 # pytest run, so importing `swapkit.sandbox` must not pull in pydantic, Pillow and httpx.
 _EXPORTS = {
     "VENDOR_CLASSES": "app",
+    "ErrorEnvelope": "faults",
     "FakeClock": "clock",
     "Fault": "faults",
     "FaultBook": "faults",
@@ -50,6 +52,7 @@ _EXPORTS = {
 
 __all__ = [
     "VENDOR_CLASSES",
+    "ErrorEnvelope",
     "FakeClock",
     "Fault",
     "FaultBook",

@@ -5,14 +5,15 @@ Design decisions:
 - `Sandbox.handle(SandboxRequest) -> SandboxResponse` is the whole app, free of sockets; the
   loopback server (`serve()`, `serve_forever()`) and the in-process `httpx.MockTransport`
   (`transport()`) both call it, so the two ways of running behave identically.
-- URL layout: vendor `<name>` lives under `/<name>/` (`/prospolabs/v1/swap/realistic`), so a client
-  with `base_url="http://HOST:PORT/prospolabs"` sends exactly the vendor's own paths. Vendors are
+- URL layout: vendor `<name>` lives under `/<name>/` (`/prospolabs/v1/swap/realistic`,
+  `/acedata/face/swap`), so a client with `base_url="http://HOST:PORT/prospolabs"` sends exactly
+  the vendor's own paths. Vendors are
   the classes in `VENDOR_CLASSES`; adding one is one module plus one entry there.
 - `/_sandbox/...` are control routes (faults, reset, request and webhook logs). They need no key
   and are not recorded in `requests`: the sandbox only ever listens on loopback.
 - Injected faults are applied here, before (or, for truncation and `after_processing`, after) the
   vendor handles the request, so every vendor gets every fault kind for free; `status` faults are
-  answered in the vendor's own error envelope.
+  answered in the vendor's own error envelope (`Vendor.fault_response`).
 - Time is the sandbox clock. Due work (async job completions and their webhooks, webhook retries)
   runs at the start of every request, on `tick()`, and with the real clock also on a pump thread.
   `close()` stops the background threads; a `Sandbox` is a context manager.
@@ -26,20 +27,21 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import httpx
 from pydantic import ValidationError
 
 from .accounts import Accounts, ResetFormat
+from .acedata import AceDataVendor
 from .clock import FakeClock
-from .faults import Fault, FaultBook, html_error_page
+from .faults import ErrorEnvelope, Fault, FaultBook, html_error_page
 from .jobs import JobStore
 from .messages import SandboxRequest, SandboxResponse, json_response
 from .prospolabs import ProspolabsVendor
 from .results import ResultStore
 from .scheduler import Scheduler
-from .vendor import SandboxSettings, Vendor, VendorContext
+from .vendor import DimensionType, SandboxSettings, Vendor, VendorContext
 from .webhooks import WebhookDelivery, WebhookDispatcher
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CONTROL_PREFIX", "VENDOR_CLASSES", "Sandbox"]
 
-VENDOR_CLASSES: tuple[type[Vendor], ...] = (ProspolabsVendor,)
+VENDOR_CLASSES: tuple[type[Vendor], ...] = (ProspolabsVendor, AceDataVendor)
 """Every emulated vendor; each is mounted at `/<Vendor.name>/`."""
 
 CONTROL_PREFIX = "/_sandbox"
@@ -61,18 +63,18 @@ class Sandbox:
 
     Args:
         api_keys: accepted keys per provider name; a provider not listed accepts its default
-            key (`prsp-sandbox` for Prospolabs).
+            key (`prsp-sandbox` for Prospolabs, `acedata-sandbox` for AceDataCloud).
         job_seconds: how long a job takes on the sandbox clock (async jobs complete after it;
             sync calls return at once and report it as their processing time).
         clock: a callable returning monotonic seconds (default `time.monotonic`); pass a
             `FakeClock` in tests. With an injected clock no background timer runs: due work runs
             on the next request or on `tick()` / `advance()`.
         webhook_secret: the Prospolabs webhook signing secret.
-        credits: swaps allowed per key before 403 (None: unlimited).
+        credits: successful swaps allowed per key before 403 (None: unlimited).
         rate_limit: `(limit, window_seconds)` per key (None: unlimited).
         rate_limit_reset: `"epoch"` (wall-clock epoch seconds of the window's end) or
             `"seconds"` (seconds until then) in `X-RateLimit-Reset`.
-        result_ttl_seconds: how long result URLs stay valid (vendor default: 24 h).
+        result_ttl_seconds: how long Prospolabs result URLs stay valid (vendor default: 24 h).
         webhook_retry_delays: seconds between webhook attempts after a failure (vendor schedule:
             30 s, 2 min, 10 min, 1 h); pass zeros to retry at once.
         webhook_transport: an httpx transport for webhook deliveries (e.g. `httpx.MockTransport`);
@@ -94,10 +96,19 @@ class Sandbox:
         webhook_retry_delays: Sequence[float] = (30.0, 120.0, 600.0, 3600.0),
         webhook_transport: httpx.BaseTransport | None = None,
         hang_seconds: float = 30.0,
+        acedata_error_envelope: ErrorEnvelope = "standard",
+        acedata_dimension_type: DimensionType = "int",
+        acedata_async_success: bool = False,
+        acedata_task_status_words: bool = False,
+        acedata_result_ttl_seconds: float = 30 * 24 * 60 * 60,
         vendors: Sequence[type[Vendor]] = VENDOR_CLASSES,
     ) -> None:
         if rate_limit_reset not in ("epoch", "seconds"):
             raise ValueError("rate_limit_reset must be 'epoch' or 'seconds'")
+        if acedata_error_envelope not in get_args(ErrorEnvelope):
+            raise ValueError(f"acedata_error_envelope must be one of {get_args(ErrorEnvelope)}")
+        if acedata_dimension_type not in ("int", "str"):
+            raise ValueError("acedata_dimension_type must be 'int' or 'str'")
         if rate_limit is not None and (rate_limit[0] < 1 or rate_limit[1] <= 0):
             raise ValueError("rate_limit must be (limit >= 1, window_seconds > 0)")
         self.settings = SandboxSettings(
@@ -110,6 +121,11 @@ class Sandbox:
             result_ttl_seconds=float(result_ttl_seconds),
             webhook_retry_delays=tuple(float(d) for d in webhook_retry_delays),
             hang_seconds=min(max(0.0, float(hang_seconds)), _MAX_HANG_SECONDS),
+            acedata_error_envelope=acedata_error_envelope,
+            acedata_dimension_type=acedata_dimension_type,
+            acedata_async_success=bool(acedata_async_success),
+            acedata_task_status_words=bool(acedata_task_status_words),
+            acedata_result_ttl_seconds=float(acedata_result_ttl_seconds),
         )
         self.clock: Callable[[], float] = clock or time.monotonic
         self.faults = FaultBook(providers=[vendor.name for vendor in vendors])
@@ -167,7 +183,7 @@ class Sandbox:
         self, fault: Fault, vendor: Vendor, request: SandboxRequest, relative_path: str
     ) -> SandboxResponse:
         if fault.kind == "status":
-            return vendor.error_response(fault.effective_status)
+            return vendor.fault_response(fault)
         if fault.kind == "html":
             return SandboxResponse(
                 status=fault.effective_status,

@@ -25,8 +25,16 @@ Design decisions:
     handled the request (a job was created and charged but the client never hears of it).
   - `truncated`: the request is handled normally and the body cut in half (status kept,
     `Content-Length` matching the cut body).
-  - `never_finish`: the next async job stays `processing` forever (sync requests ignore it).
+  - `never_finish`: the next async job stays `processing` forever. Sync requests: Prospolabs
+    ignores it; AceDataCloud's gateway gives up after the request's `timeout` (504 `timeout`).
   - `job_failed`: the next job (sync or async) ends with status `failed`.
+- Vendors with coded errors (AceDataCloud's `error.code`) read two more fields; vendors without
+  codes (Prospolabs' `detail`) ignore them:
+  - `code`: on a `status` fault, the error code to answer with (without `status`, the vendor
+    answers with the HTTP status it documents for that code); on a `job_failed` fault, the code
+    the failed job reports.
+  - `envelope` (`status` faults only): which of the vendor's documented error-body shapes to use
+    (`ErrorEnvelope`), instead of the vendor's default.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "JOB_FAULT_KINDS",
+    "ErrorEnvelope",
     "Fault",
     "FaultBook",
     "FaultKind",
@@ -52,6 +61,14 @@ __all__ = [
 FaultKind = Literal[
     "status", "latency", "drop", "timeout", "html", "truncated", "never_finish", "job_failed"
 ]
+
+ErrorEnvelope = Literal["standard", "success_false", "success_false_no_trace_id", "bare"]
+"""Error-body shapes of vendors whose documents show several (today: AceDataCloud).
+
+`standard`: `{"error": {"code", "message"}, "trace_id"}`; `success_false`: the same plus
+`"success": false`; `success_false_no_trace_id`: `{"success": false, "error": {"code",
+"message"}}`; `bare`: `{"error": "<message>"}`.
+"""
 
 JOB_FAULT_KINDS: frozenset[str] = frozenset({"never_finish", "job_failed"})
 """Kinds consumed by the vendor when it creates a job, not by the request pipeline."""
@@ -74,6 +91,8 @@ class Fault(BaseModel):
     path: str | None = None
     method: str | None = None
     after_processing: bool = False
+    code: str | None = Field(default=None, min_length=1, max_length=100)
+    envelope: ErrorEnvelope | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Fault:
@@ -86,6 +105,10 @@ class Fault(BaseModel):
                 raise ValueError(f"invalid path regex {self.path[3:]!r}: {exc}") from exc
         if self.after_processing and self.kind not in ("drop", "timeout"):
             raise ValueError("`after_processing` applies only to drop and timeout faults")
+        if self.code is not None and self.kind not in ("status", "job_failed"):
+            raise ValueError("`code` applies only to status and job_failed faults")
+        if self.envelope is not None and self.kind != "status":
+            raise ValueError("`envelope` applies only to status faults")
         return self
 
     @property

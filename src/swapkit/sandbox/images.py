@@ -41,6 +41,7 @@ __all__ = [
     "encode_image",
     "has_face",
     "open_image",
+    "sniff_media_type",
     "split_image_reference",
 ]
 
@@ -123,6 +124,19 @@ def open_image(data: bytes, field: str) -> SwapImage:
     except Warning as exc:  # DecompressionBombWarning, when warnings are errors (pytest)
         raise ImageProblem("format", field, "too many pixels") from exc
     return SwapImage(image=image, size_bytes=len(data))
+
+
+def sniff_media_type(data: bytes) -> str | None:
+    """The media type of common image bytes, from their magic number (None when unknown)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    return None
 
 
 def has_face(image: Image.Image) -> bool:

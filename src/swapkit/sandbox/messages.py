@@ -9,6 +9,10 @@ client's timeout", "wait N seconds first") travel on the response as an `action`
 
 Header names are stored lower-cased so lookups need no case folding; the order and duplicates of
 the original headers are kept.
+
+`parse_multipart` reads a `multipart/form-data` body (file uploads) with the standard library
+only: the body is split on its boundary with `bytes` operations (no line-by-line parsing, so a
+25 MB file costs one copy), and each part's headers are read with `email.message.Message`.
 """
 
 from __future__ import annotations
@@ -16,15 +20,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from email.message import Message
 from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
+    "FormPart",
     "ResponseAction",
     "SandboxRequest",
     "SandboxResponse",
     "json_response",
+    "parse_multipart",
 ]
 
 ResponseAction = Literal["respond", "drop", "timeout"]
@@ -155,3 +162,59 @@ def json_response(
     return SandboxResponse(
         status=status, headers=(("content-type", "application/json"), *headers), body=body
     )
+
+
+@dataclass(frozen=True)
+class FormPart:
+    """One part of a `multipart/form-data` body."""
+
+    name: str
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+def _header_params(name: str, value: str) -> Message:
+    message = Message()
+    message[name] = value
+    return message
+
+
+def parse_multipart(content_type: str | None, body: bytes) -> list[FormPart]:
+    """The parts of a `multipart/form-data` body; ValueError when it is not one."""
+    header = _header_params("content-type", content_type or "")
+    boundary = header.get_param("boundary")
+    if header.get_content_type() != "multipart/form-data" or not isinstance(boundary, str):
+        raise ValueError("not multipart/form-data")
+    if not boundary:
+        raise ValueError("empty multipart boundary")
+    delimiter = b"--" + boundary.encode("latin-1")
+    chunks = body.split(delimiter)
+    if len(chunks) < 3 or not chunks[-1].startswith(b"--"):
+        raise ValueError("the multipart body has no closing boundary")
+    parts = []
+    for chunk in chunks[1:-1]:
+        if not chunk.startswith(b"\r\n") or not chunk.endswith(b"\r\n"):
+            raise ValueError("malformed multipart part")
+        head, separator, data = chunk[2:-2].partition(b"\r\n\r\n")
+        if not separator:
+            raise ValueError("a multipart part has no header block")
+        headers: dict[str, str] = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            key, colon, value = line.partition(":")
+            if not colon:
+                raise ValueError("malformed multipart header")
+            headers[key.strip().lower()] = value.strip()
+        disposition = _header_params("content-disposition", headers.get("content-disposition", ""))
+        name = disposition.get_param("name", header="content-disposition")
+        if disposition.get_content_disposition() != "form-data" or not isinstance(name, str):
+            raise ValueError("a multipart part is not form-data with a name")
+        parts.append(
+            FormPart(
+                name=name,
+                filename=disposition.get_filename(),
+                content_type=headers.get("content-type"),
+                data=data,
+            )
+        )
+    return parts

@@ -6,23 +6,24 @@ with the prefix stripped, so it routes on exactly the paths the vendor documents
 is not vendor-specific (clock, jobs, result files, credits and rate limits, webhook delivery,
 input-image fetching) comes from one `VendorContext` shared by all vendors; what *is*
 vendor-specific (routes, auth scheme, body shapes, error wording, webhook signing) stays in the
-vendor module. Injected `status` faults are answered by the vendor's `error_response`, so each
-vendor fails in its own error envelope.
+vendor module. Injected `status` faults are answered by the vendor's `fault_response` (by
+default its `error_response` for the fault's status), so each vendor fails in its own error
+envelope; vendors with coded errors override `fault_response` to honour `Fault.code` and
+`Fault.envelope`.
 """
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from .accounts import Accounts, ResetFormat
-from .faults import FaultBook
+from .faults import ErrorEnvelope, Fault, FaultBook
 from .images import ImageProblem, check_size
 from .jobs import JobStore
 from .loopback import is_loopback_url
@@ -31,9 +32,10 @@ from .results import ResultStore
 from .scheduler import Scheduler
 from .webhooks import WebhookDispatcher
 
-__all__ = ["SandboxSettings", "Vendor", "VendorContext"]
+__all__ = ["DimensionType", "SandboxSettings", "Vendor", "VendorContext"]
 
-_RESULT_PATH = re.compile(r"/([^/]+)/results/([^/]+)")
+DimensionType = Literal["int", "str"]
+"""How AceDataCloud's `image_width`/`image_height` are sent: JSON integers or strings."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,11 @@ class SandboxSettings:
     webhook_retry_delays: tuple[float, ...] = (30.0, 120.0, 600.0, 3600.0)
     hang_seconds: float = 30.0
     fetch_timeout_seconds: float = 5.0
+    acedata_error_envelope: ErrorEnvelope = "standard"
+    acedata_dimension_type: DimensionType = "int"
+    acedata_async_success: bool = False
+    acedata_task_status_words: bool = False
+    acedata_result_ttl_seconds: float = 30 * 24 * 60 * 60
 
 
 @dataclass
@@ -68,17 +75,20 @@ class VendorContext:
     def fetch_image(self, url: str, *, origin: str, field_name: str, max_bytes: int) -> bytes:
         """The bytes behind an input-image URL, without ever leaving this machine.
 
-        The sandbox's own result URLs (same origin as the request, or any loopback origin) are
-        read from the result store in-process; other loopback URLs are fetched with httpx; any
-        other URL raises `ImageProblem("fetch")`.
+        The sandbox's own files (result and upload URLs, on the same origin as the request or on
+        any loopback origin) are read from the result store in-process; other loopback URLs are
+        fetched with httpx; any other URL raises `ImageProblem("fetch")`.
         """
         parts = urlsplit(url)
         same_origin = f"{parts.scheme}://{parts.netloc}" == origin
-        own = _RESULT_PATH.fullmatch(parts.path)
+        own = self.results.locate(parts.path)
         if own is not None and (same_origin or is_loopback_url(url)):
             query = dict(parse_qsl(parts.query))
+            folder, filename = own
             try:
-                stored = self.results.lookup(own.group(2), query.get("token"), query.get("expires"))
+                stored = self.results.lookup(
+                    filename, query.get("token"), query.get("expires"), folder=folder
+                )
             except LookupError as exc:
                 raise ImageProblem("fetch", field_name, str(exc.args[0])) from exc
             check_size(stored.data, field_name, max_bytes)
@@ -99,7 +109,8 @@ class VendorContext:
                     data.extend(chunk)
                     if len(data) > max_bytes:
                         raise ImageProblem("too_large", field_name, str(len(data)))
-        except (httpx.HTTPError, OSError, RuntimeError) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError, RuntimeError) as exc:
+            # InvalidURL (a bad port, a control character) is not an httpx.HTTPError.
             raise ImageProblem("fetch", field_name, type(exc).__name__) from exc
         return bytes(data)
 
@@ -128,6 +139,13 @@ class Vendor(ABC):
     @abstractmethod
     def error_response(self, status: int) -> SandboxResponse:
         """The vendor's own error response for `status` (used by injected faults)."""
+
+    def fault_response(self, fault: Fault) -> SandboxResponse:
+        """The answer to an injected `status` fault: by default `error_response(status)`.
+
+        Vendors with coded errors override this to honour `fault.code` and `fault.envelope`.
+        """
+        return self.error_response(fault.effective_status)
 
     def reset(self) -> None:  # noqa: B027 - optional hook, most vendors keep no own state
         """Forget vendor-specific state (shared stores are reset by the sandbox)."""
