@@ -223,6 +223,14 @@ def _demo(args: argparse.Namespace) -> int:
                 client.swap(source=_flat_image(), target=out / "scene.png")
             except SwapError as exc:
                 print(f"  {type(exc).__name__}: {exc}")
+
+        acedata = {"api_key": "acedata-sandbox", "base_url": server.base_url("acedata")}
+        with SwapClient(providers={"acedata": acedata}) as client:
+            print("\n5. AceDataCloud takes URLs only: the local images are uploaded first")
+            result = client.swap(source=out / "face.png", target=out / "scene.png")
+            uploads = sum("/files/upload" in r.path for r in sandbox.requests)
+            print(f"  uploaded   {uploads} images to the vendor's /files/upload")
+            _print_result(result, result.save(out / f"acedata.{result.extension}"))
     return 0
 
 
