@@ -327,3 +327,19 @@ def test_an_application_uploader_replaces_the_vendor_upload(
     assert calls(sandbox, "/files/upload") == []
     body = json.loads(calls(sandbox, "/face/swap")[0].body)
     assert body["source_image_url"] == f"{bucket}/inputs/source.png"
+
+
+def test_environment_alone_configures_the_client(
+    monkeypatch: pytest.MonkeyPatch,
+    settings: dict[str, Any],
+    plugin_manager: pluggy.PluginManager,
+    tmp_path: Any,
+    face_png: bytes,
+    scene_png: bytes,
+) -> None:
+    monkeypatch.setenv("SWAPKIT_ACEDATA_API_KEY", settings["api_key"])
+    monkeypatch.setenv("SWAPKIT_ACEDATA_BASE_URL", settings["base_url"])
+    (tmp_path / "face.png").write_bytes(face_png)
+    with SwapClient(providers=["acedata"], plugin_manager=plugin_manager) as client:
+        result = client.swap(source=tmp_path / "face.png", target=scene_png)
+    assert (result.provider, result.width, result.height) == ("acedata", 64, 56)
