@@ -32,7 +32,7 @@ from swapkit.core.errors import (
     error_class_for_status,
 )
 from swapkit.core.images import LoadedImage
-from swapkit.core.models import SwapRequest, WebhookEvent
+from swapkit.core.models import SwapRequest, Template, WebhookEvent
 from swapkit.core.retry import parse_retry_after
 from swapkit.core.settings import ProviderSettings, env_var, resolve_settings
 
@@ -46,6 +46,9 @@ __all__ = [
     "PreparedSwap",
     "Provider",
     "VendorResult",
+    "describe_response",
+    "error_message",
+    "get_header",
     "json_body",
     "json_request",
 ]
@@ -186,6 +189,32 @@ def json_request(
     return httpx.Request(method, target, headers=all_headers, stream=body)
 
 
+def error_message(value: Any) -> str:
+    """A readable message from a vendor's error field: a string, a FastAPI-style list of
+    ``{"loc", "msg"}`` items, or an object with a ``message``/``msg``/``detail``."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "; ".join(error_message(item) for item in value if item is not None)
+    if isinstance(value, dict):
+        text = error_message(value.get("msg") or value.get("message") or value.get("detail"))
+        location = value.get("loc")
+        if isinstance(location, list) and text:
+            return ".".join(str(part) for part in location) + ": " + text
+        return text or json.dumps(value)[:200]
+    return str(value)
+
+
+def describe_response(response: httpx.Response) -> str:
+    """A message for an error response whose body says nothing usable (HTML, empty, cut)."""
+    kind = response.headers.get("content-type", "no content type").split(";")[0]
+    if not response.content:
+        return f"HTTP {response.status_code} with an empty body"
+    return f"HTTP {response.status_code} {response.reason_phrase} ({kind}, not a JSON error)"
+
+
 def get_header(headers: Mapping[str, str], name: str) -> str | None:
     """A header from any mapping (a web framework's, a dict), matched case-insensitively."""
     wanted = name.lower()
@@ -299,6 +328,14 @@ class Provider(ABC):
     def parse_poll(self, response: httpx.Response, job: Pending) -> Outcome:
         """The outcome of a successful (2xx) poll response."""
         raise NotImplementedError(f"{self.name} has no polling endpoint")
+
+    def build_list_templates(self) -> httpx.Request:
+        """The request that lists the vendor's templates (for template providers)."""
+        raise NotImplementedError(f"{self.name} has no templates")
+
+    def parse_templates(self, response: httpx.Response) -> list[Template]:
+        """The templates in a successful (2xx) listing response."""
+        raise NotImplementedError(f"{self.name} has no templates")
 
     def build_upload(self, image: LoadedImage) -> httpx.Request:
         """The request that stores `image` with the vendor (when `Capabilities.uploads`)."""

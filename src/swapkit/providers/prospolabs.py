@@ -68,6 +68,8 @@ from swapkit.core.provider import (
     PreparedSwap,
     Provider,
     VendorResult,
+    describe_response,
+    error_message,
     get_header,
     json_body,
     json_request,
@@ -240,7 +242,7 @@ class Prospolabs(Provider):
         status = (job.status or "").lower()
         if status in _FAILED:
             raise JobFailed(
-                f"the swap failed: {_message(job.detail or job.error) or 'no reason given'}",
+                f"the swap failed: {error_message(job.detail or job.error) or 'no reason given'}",
                 provider=self.name,
                 status_code=response.status_code,
                 body=raw,
@@ -292,7 +294,7 @@ class Prospolabs(Provider):
         except (json.JSONDecodeError, UnicodeDecodeError):
             data = None
         detail = data.get("detail") if isinstance(data, dict) else None
-        message = _message(detail) or _describe_garbage(response)
+        message = error_message(detail) or describe_response(response)
         cls: type[ProviderError] | None = None
         if status == 400:
             cls = _classify_400(message)
@@ -368,7 +370,9 @@ class Prospolabs(Provider):
             processing_seconds=(
                 data.processing_time_ms / 1000 if data.processing_time_ms is not None else None
             ),
-            error=(_message(data.error or data.detail) or "no reason given") if failed else None,
+            error=(error_message(data.error or data.detail) or "no reason given")
+            if failed
+            else None,
             timestamp=timestamp,
             raw=json.loads(body),
         )
@@ -413,30 +417,6 @@ def _classify_400(message: str) -> type[InvalidRequest]:
     if _BAD_FORMAT.search(message):
         return UnsupportedImage
     return InvalidRequest
-
-
-def _message(detail: Any) -> str:
-    """A readable message from a ``detail`` that may be a string, a list (422) or a dict."""
-    if detail is None:
-        return ""
-    if isinstance(detail, str):
-        return detail
-    if isinstance(detail, list):
-        return "; ".join(_message(item) for item in detail if item is not None)
-    if isinstance(detail, dict):
-        text = _message(detail.get("msg") or detail.get("message") or detail.get("detail"))
-        location = detail.get("loc")
-        if isinstance(location, list) and text:
-            return ".".join(str(part) for part in location) + ": " + text
-        return text or json.dumps(detail)[:200]
-    return str(detail)
-
-
-def _describe_garbage(response: httpx.Response) -> str:
-    kind = response.headers.get("content-type", "no content type").split(";")[0]
-    if not response.content:
-        return f"HTTP {response.status_code} with an empty body"
-    return f"HTTP {response.status_code} {response.reason_phrase} ({kind}, not a JSON error)"
 
 
 @hookimpl
