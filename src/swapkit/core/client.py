@@ -9,9 +9,9 @@ signatures in step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pluggy
@@ -21,8 +21,8 @@ from typing_extensions import Self
 
 from swapkit.core.clock import Clock, SystemClock
 from swapkit.core.errors import ConfigurationError, InvalidRequest, SwapError
-from swapkit.core.flow import Flow, Send, Sleep, Step, Uploads, transport_error
-from swapkit.core.models import SwapRequest, SwapResult, WebhookEvent
+from swapkit.core.flow import Flow, Send, Sleep, Step, Uploads, templates_flow, transport_error
+from swapkit.core.models import SwapRequest, SwapResult, Template, WebhookEvent
 from swapkit.core.plugins import installed_providers, installed_uploader
 from swapkit.core.provider import Provider
 from swapkit.core.retry import Budget, retry_hook
@@ -30,6 +30,8 @@ from swapkit.core.routing import DEFAULT_FAILOVER, prepare, swap_flow
 from swapkit.core.uploads import Uploader
 
 __all__ = ["AsyncSwapClient", "SwapClient"]
+
+T = TypeVar("T")
 
 ProviderSpec = str | Provider
 ProvidersArg = Sequence[ProviderSpec] | Mapping[str, Mapping[str, Any] | None] | None
@@ -96,6 +98,17 @@ class _BaseClient:
         """
         return self.provider(provider).parse_webhook(headers, body, secret=secret, url=url)
 
+    def _templates_flow(self, name: str) -> Generator[Step, Any, list[Template]]:
+        provider = self.provider(name)
+        if "template" not in provider.capabilities.target_kinds:
+            raise InvalidRequest(f"{name} has no templates", provider=name)
+        problem = provider.missing_configuration()
+        if problem:
+            raise ConfigurationError(f"{name}: {problem}")
+        clock = self._clock.monotonic
+        budget = Budget(self.max_attempts, clock() + self.deadline, clock)
+        return templates_flow(provider, budget)
+
     def _flow(self, request: SwapRequest | None, fields: Mapping[str, Any]) -> Flow:
         swap_request = _build_request(request, fields)
         if swap_request.max_cost_usd is None and self.max_cost_usd is not None:
@@ -151,7 +164,14 @@ class SwapClient(_BaseClient):
         Pass a `SwapRequest`, or its fields as keyword arguments (or both: the keywords
         override the request's fields).
         """
-        flow = self._flow(request, fields)
+        return self._drive(self._flow(request, fields))
+
+    def list_templates(self, provider: str) -> list[Template]:
+        """The templates (scenes) a template provider offers, for ``target=Template(id)``."""
+        return self._drive(self._templates_flow(provider))
+
+    def _drive(self, flow: Generator[Step, Any, T]) -> T:
+        """Run a flow: perform each step it yields and send back the result (or error)."""
         try:
             value: Any = None
             error: SwapError | None = None
@@ -159,7 +179,7 @@ class SwapClient(_BaseClient):
                 try:
                     step: Step = flow.throw(error) if error else flow.send(value)
                 except StopIteration as stop:
-                    result: SwapResult = stop.value
+                    result: T = stop.value
                     return result
                 value, error = None, None
                 try:
@@ -232,7 +252,14 @@ class AsyncSwapClient(_BaseClient):
 
     async def swap(self, request: SwapRequest | None = None, /, **fields: Any) -> SwapResult:
         """Swap the face from `source` into `target`; see `SwapClient.swap`."""
-        flow = self._flow(request, fields)
+        return await self._drive(self._flow(request, fields))
+
+    async def list_templates(self, provider: str) -> list[Template]:
+        """The templates a template provider offers; see `SwapClient.list_templates`."""
+        return await self._drive(self._templates_flow(provider))
+
+    async def _drive(self, flow: Generator[Step, Any, T]) -> T:
+        """Run a flow: perform each step it yields and send back the result (or error)."""
         try:
             value: Any = None
             error: SwapError | None = None
@@ -240,7 +267,7 @@ class AsyncSwapClient(_BaseClient):
                 try:
                     step: Step = flow.throw(error) if error else flow.send(value)
                 except StopIteration as stop:
-                    result: SwapResult = stop.value
+                    result: T = stop.value
                     return result
                 value, error = None, None
                 try:

@@ -31,24 +31,58 @@ from swapkit.core.errors import (
     ResultInvalid,
 )
 from swapkit.core.images import convert_image, inspect_image
-from swapkit.core.models import SwapResult
+from swapkit.core.models import SwapResult, Template
 from swapkit.core.provider import Done, Pending, Plan, PreparedSwap, Provider, VendorResult
 from swapkit.core.retry import Budget
 from swapkit.core.uploads import Uploader
 
-__all__ = ["Flow", "Send", "Sleep", "Step", "Uploads", "provider_flow", "transport_error"]
+__all__ = [
+    "Flow",
+    "Send",
+    "Sleep",
+    "Step",
+    "Uploads",
+    "provider_flow",
+    "templates_flow",
+    "transport_error",
+]
 
 
 @dataclasses.dataclass(frozen=True)
 class Send:
-    """Send `request`; `check` raises the swapkit error for a response that is not a success."""
+    """Send `request`; a response that is not a 2xx becomes the error `error_for` returns."""
 
     request: httpx.Request
     provider: str
     idempotent: bool
     timeout: float
     budget: Budget
-    check: Callable[[httpx.Response], None]
+    error_for: Callable[[httpx.Response], ProviderError]
+
+    @classmethod
+    def to(
+        cls,
+        provider: Provider,
+        request: httpx.Request,
+        budget: Budget,
+        *,
+        idempotent: bool = True,
+        error_for: Callable[[httpx.Response], ProviderError] | None = None,
+    ) -> Send:
+        """An exchange with `provider` (its name and timeout; its API errors by default)."""
+        return cls(
+            request,
+            provider.name,
+            idempotent,
+            provider.settings.timeout,
+            budget,
+            error_for or provider.error_from_response,
+        )
+
+    def check(self, response: httpx.Response) -> None:
+        """Raise the swapkit error for a response that is not a success."""
+        if not response.is_success:
+            raise self.error_for(response)
 
     def timeout_now(self) -> float:
         """The HTTP timeout for this exchange: the provider's, cut to the swap's deadline."""
@@ -121,26 +155,14 @@ def _as_urls(
         key = (uploader.name if uploader else f"vendor:{provider.name}", image.role)
         if key not in uploads.urls:
             if uploader is not None:
-                request, check_error, parse = (
-                    uploader.build_upload(image),
-                    uploader.upload_error,
-                    uploader.parse_upload,
+                step = Send.to(
+                    provider, uploader.build_upload(image), budget, error_for=uploader.upload_error
                 )
+                response = yield step
+                uploads.urls[key] = uploader.parse_upload(response, image)
             else:
-                request, check_error, parse = (
-                    provider.build_upload(image),
-                    provider.error_from_response,
-                    provider.parse_upload,
-                )
-
-            def check(response: httpx.Response, _error: Any = check_error) -> None:
-                if not response.is_success:
-                    raise _error(response)
-
-            response = yield Send(
-                request, provider.name, True, provider.settings.timeout, budget, check
-            )
-            uploads.urls[key] = parse(response, image)
+                response = yield Send.to(provider, provider.build_upload(image), budget)
+                uploads.urls[key] = provider.parse_upload(response, image)
         as_url = dataclasses.replace(image, url=uploads.urls[key])
         if image is source:
             source = as_url
@@ -158,14 +180,8 @@ def provider_flow(
     remaining = budget.remaining_seconds()
     plan = Plan(provider.choose_mode(prepared.request, remaining), remaining)
 
-    def api_check(response: httpx.Response) -> None:
-        if not response.is_success:
-            raise provider.error_from_response(response)
-
-    def send(request: httpx.Request, *, idempotent: bool) -> Send:
-        return Send(request, provider.name, idempotent, settings.timeout, budget, api_check)
-
-    response = yield send(provider.build_submit(prepared, plan), idempotent=False)
+    submit = provider.build_submit(prepared, plan)
+    response = yield Send.to(provider, submit, budget, idempotent=False)
     outcome = provider.parse_submit(response, plan)
     interval = settings.poll_interval
     while isinstance(outcome, Pending):
@@ -178,7 +194,7 @@ def provider_flow(
                 request_id=outcome.job_id,
             )
         yield Sleep(min(interval, remaining))
-        response = yield send(provider.build_poll(outcome), idempotent=True)
+        response = yield Send.to(provider, provider.build_poll(outcome), budget)
         outcome = provider.parse_poll(response, outcome)
         interval = min(interval * 1.5, settings.max_poll_interval)
     return (yield from _finish(provider, prepared, outcome, budget))
@@ -195,19 +211,8 @@ def _finish(provider: Provider, prepared: PreparedSwap, done: Done, budget: Budg
                 body=result.raw,
                 request_id=result.job_id,
             )
-
-        def download_check(response: httpx.Response) -> None:
-            if not response.is_success:
-                raise provider.download_error(response)
-
-        response = yield Send(
-            provider.build_download(result.url),
-            provider.name,
-            True,
-            provider.settings.timeout,
-            budget,
-            download_check,
-        )
+        download = provider.build_download(result.url)
+        response = yield Send.to(provider, download, budget, error_for=provider.download_error)
         image = response.content
     info = inspect_image(image, provider=provider.name)
     target = prepared.target
@@ -237,3 +242,9 @@ def _finish(provider: Provider, prepared: PreparedSwap, done: Done, budget: Budg
         faces_detected=result.faces_detected,
         raw=result.raw,
     )
+
+
+def templates_flow(provider: Provider, budget: Budget) -> Generator[Step, Any, list[Template]]:
+    """List a template provider's templates (a read: retried like a poll)."""
+    response = yield Send.to(provider, provider.build_list_templates(), budget)
+    return provider.parse_templates(response)

@@ -75,25 +75,32 @@ def ineligibility(
     if problem:
         return ConfigurationError(f"{provider.name}: {problem}")
     if request.target_kind not in caps.target_kinds:
-        kinds = ", ".join(sorted(caps.target_kinds))
+        kinds = " or ".join(
+            f"a{'n' if k == 'image' else ''} {k}" for k in sorted(caps.target_kinds)
+        )
+        given = {"image": "an image", "template": "a Template", "prompt": "a prompt alone"}
         return InvalidRequest(
-            f"{provider.name} takes {kinds} targets, not a {request.target_kind}",
+            f"takes {kinds} as the target, not {given[request.target_kind]}",
             provider=provider.name,
         )
     if request.style is not None and request.style not in caps.styles:
+        offered = (
+            f"it offers {', '.join(sorted(caps.styles))}"
+            if caps.styles
+            else "its templates decide the look; leave style unset"
+        )
         return InvalidRequest(
-            f"{provider.name} cannot produce the {request.style!r} style "
-            f"(it offers {', '.join(sorted(caps.styles))})",
+            f"cannot produce the {request.style!r} style ({offered})",
             provider=provider.name,
         )
     if request.face_index is not None and not caps.face_index:
         return InvalidRequest(
-            f"{provider.name} cannot be told which face to replace (face_index)",
+            "cannot be told which face to replace (face_index)",
             provider=provider.name,
         )
     if request.webhook_url and not caps.webhooks:
         return InvalidRequest(
-            f"{provider.name} sends no webhooks, so it cannot honour webhook_url",
+            "sends no webhooks, so it cannot honour webhook_url",
             provider=provider.name,
         )
     for image in (prepared.source, prepared.target):
@@ -103,7 +110,7 @@ def ineligibility(
         if image.kind not in caps.input_kinds and not uploadable:
             accepted = " or ".join(sorted(caps.input_kinds))
             return InvalidRequest(
-                f"{provider.name} takes images as {accepted} only, and the {image.role} image "
+                f"takes images as {accepted} only, and the {image.role} image "
                 f"is {'a URL' if image.kind == 'url' else 'local bytes'}"
                 + (
                     "; pass an http(s) URL, or configure an uploader (SwapClient(uploader=...))"
@@ -119,8 +126,7 @@ def ineligibility(
     if request.max_cost_usd is not None and (price is None or price > request.max_cost_usd):
         shown = "an unknown price" if price is None else f"${price:.4f}"
         return InvalidRequest(
-            f"{provider.name} costs {shown} per swap, over the budget of "
-            f"${request.max_cost_usd:.4f}",
+            f"costs {shown} per swap, over the budget of ${request.max_cost_usd:.4f}",
             provider=provider.name,
         )
     try:
@@ -166,7 +172,14 @@ def swap_flow(
     if not eligible:
         if len(reasons) == 1:
             raise next(iter(reasons.values()))
-        raise NoEligibleProvider({name: str(why) for name, why in reasons.items()})
+        raise NoEligibleProvider(
+            {
+                name: why.message
+                if isinstance(why, ProviderError)
+                else str(why).removeprefix(f"{name}: ")
+                for name, why in reasons.items()
+            }
+        )
 
     attempts: list[Attempt] = [
         Attempt(provider=name, reason=f"skipped: {why}") for name, why in reasons.items()
