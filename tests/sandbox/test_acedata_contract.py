@@ -54,6 +54,11 @@ def _ace_sandbox(fake_clock: FakeClock, **settings: Any) -> Sandbox:
     return Sandbox(clock=fake_clock, webhook_retry_delays=(0, 0, 0, 0), **settings)
 
 
+def _ace_options(**options: Any) -> dict[str, dict[str, Any]]:
+    """`vendor_options` for AceDataCloud."""
+    return {"acedata": options}
+
+
 def _ace_client(sandbox: Sandbox, token: str = ACE_KEY) -> httpx.Client:
     return httpx.Client(
         transport=sandbox.transport(),
@@ -119,7 +124,7 @@ def test_coded_envelopes_by_setting(
     fake_clock: FakeClock, envelope: str, expected_keys: set[str]
 ) -> None:
     with (
-        _ace_sandbox(fake_clock, acedata_error_envelope=envelope) as sandbox,
+        _ace_sandbox(fake_clock, vendor_options=_ace_options(error_envelope=envelope)) as sandbox,
         _ace_client(sandbox) as http,
     ):
         response = http.post("/face/swap", content=b"{not json")
@@ -132,7 +137,7 @@ def test_coded_envelopes_by_setting(
 
 def test_bare_envelope_by_setting(fake_clock: FakeClock) -> None:
     with (
-        _ace_sandbox(fake_clock, acedata_error_envelope="bare") as sandbox,
+        _ace_sandbox(fake_clock, vendor_options=_ace_options(error_envelope="bare")) as sandbox,
         _ace_client(sandbox) as http,
     ):
         response = http.post("/face/swap", json={}, headers={"Authorization": "Bearer nope"})
@@ -142,8 +147,8 @@ def test_bare_envelope_by_setting(fake_clock: FakeClock) -> None:
 
 
 def test_unknown_envelope_setting_is_refused() -> None:
-    with pytest.raises(ValueError, match="acedata_error_envelope"):
-        Sandbox(acedata_error_envelope="xml")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"'acedata'.*error_envelope"):
+        Sandbox(vendor_options=_ace_options(error_envelope="xml"))
 
 
 def test_a_fault_chooses_the_envelope(sandbox: Sandbox, ace: httpx.Client) -> None:
@@ -370,7 +375,7 @@ def test_source_is_the_face_and_target_the_scene(ace: httpx.Client) -> None:
 
 def test_widths_can_be_strings(fake_clock: FakeClock) -> None:
     with (
-        _ace_sandbox(fake_clock, acedata_dimension_type="str") as sandbox,
+        _ace_sandbox(fake_clock, vendor_options=_ace_options(dimension_type="str")) as sandbox,
         _ace_client(sandbox) as http,
     ):
         payload = http.post("/face/swap", json=ace_body(http)).json()
@@ -399,6 +404,16 @@ def test_results_are_kept_30_days(sandbox: Sandbox, ace: httpx.Client) -> None:
     gone = ace.get(url)
     assert gone.status_code == 404
     assert b"<Code>NoSuchKey</Code>" in gone.content
+
+
+def test_result_retention_is_an_option(fake_clock: FakeClock) -> None:
+    options = _ace_options(result_ttl_seconds=DAY)
+    with _ace_sandbox(fake_clock, vendor_options=options) as sandbox, _ace_client(sandbox) as http:
+        url = http.post("/face/swap", json=ace_body(http)).json()["image_url"]
+        sandbox.advance(DAY - 1)
+        assert http.get(url).status_code == 200
+        sandbox.advance(1)
+        assert http.get(url).status_code == 404
 
 
 def test_results_are_usable_as_inputs(ace: httpx.Client) -> None:

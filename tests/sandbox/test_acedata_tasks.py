@@ -107,13 +107,15 @@ def test_callback_url_alone_makes_a_task_async(sandbox: Sandbox, ace: httpx.Clie
 
 
 def test_async_answer_can_carry_success(fake_clock: FakeClock) -> None:
-    with _sandbox(fake_clock, acedata_async_success=True) as sandbox, _client(sandbox) as http:
+    options = {"acedata": {"async_success": True}}
+    with _sandbox(fake_clock, vendor_options=options) as sandbox, _client(sandbox) as http:
         submitted = http.post("/face/swap", json=ace_body(http, **ASYNC)).json()
     assert submitted == {"success": True, "task_id": submitted["task_id"]}
 
 
 def test_status_words_on_request(fake_clock: FakeClock) -> None:
-    with _sandbox(fake_clock, acedata_task_status_words=True) as sandbox, _client(sandbox) as http:
+    options = {"acedata": {"task_status_words": True}}
+    with _sandbox(fake_clock, vendor_options=options) as sandbox, _client(sandbox) as http:
         good = http.post("/face/swap", json=ace_body(http, **ASYNC)).json()["task_id"]
         sandbox.faults.add(Fault(provider="acedata", kind="job_failed", path="/face/swap"))
         bad = http.post("/face/swap", json=ace_body(http, **ASYNC)).json()["task_id"]

@@ -150,7 +150,7 @@ def test_the_webhook_secret_is_configurable(fake_clock: FakeClock) -> None:
     with (
         Sandbox(
             clock=fake_clock,
-            webhook_secret="whsec-other",
+            vendor_options={"prospolabs": {"webhook_secret": "whsec-other"}},
             webhook_transport=httpx.MockTransport(lambda request: httpx.Response(200)),
         ) as sandbox,
         httpx.Client(

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .messages import SandboxRequest, SandboxResponse
     from .server import SandboxServer, serve_forever
     from .transport import SandboxTransport
-    from .vendor import SandboxSettings, Vendor, VendorContext
+    from .vendor import SandboxSettings, Vendor, VendorContext, VendorOptions
     from .webhooks import WebhookDelivery
 
 # Lazy exports (PEP 562): the pytest plugin lives in this package and is loaded into every
@@ -46,6 +46,7 @@ _EXPORTS = {
     "SandboxTransport": "transport",
     "Vendor": "vendor",
     "VendorContext": "vendor",
+    "VendorOptions": "vendor",
     "WebhookDelivery": "webhooks",
     "serve_forever": "server",
 }
@@ -65,6 +66,7 @@ __all__ = [
     "SandboxTransport",
     "Vendor",
     "VendorContext",
+    "VendorOptions",
     "WebhookDelivery",
     "serve_forever",
 ]

@@ -17,12 +17,14 @@ at most 25 MB) answering `{success, url, expires_at}`, the URL valid 7 days; cre
 only for successful swaps (never for 4xx, 5xx, timeouts, moderation rejections or failed tasks);
 uploads and task queries free.
 
-Where the vendor is silent or contradicts itself, the choices below (also in docs/sandbox.md):
+Where the vendor is silent or contradicts itself, the choices below (also in docs/sandbox.md).
+Some can be changed with the vendor's options, `AceDataOptions`
+(`Sandbox(vendor_options={"acedata": {...}})`).
 
 - Roles [C]: `source_image_url` is the face, `target_image_url` the scene that receives it (the
   guides', SDK's and MCP's reading; the API reference says the opposite).
-- Error body: `standard` by default; `Sandbox(acedata_error_envelope=...)` or a fault's
-  `envelope` gives `success_false`, `success_false_no_trace_id` or `bare`. `token_mismatched`
+- Error body: `standard` by default; the `error_envelope` option or a fault's `envelope`
+  gives `success_false`, `success_false_no_trace_id` or `bare`. `token_mismatched`
   is 401 by default (A-RESP/A-AUTH); `Fault(code="token_mismatched", status=400)` gives the
   OAS/guide reading. `disabled` is 403.
 - Check order: route (`no_api` 404 for an unknown path or a method other than POST, before
@@ -35,16 +37,16 @@ Where the vendor is silent or contradicts itself, the choices below (also in doc
   calls answer these at once; async tasks are accepted and then fail with the same code.
 - `timeout` bounds the sync gateway's wait only: `job_seconds` over it (or a `never_finish`
   fault) is `timeout` 504 and nothing is charged. Async tasks ignore it.
-- Sync responses: `image_width`/`image_height` are ints [C] (`acedata_dimension_type="str"`
+- Sync responses: `image_width`/`image_height` are ints [C] (option `dimension_type="str"`
   for strings); `image_size` is the result's byte count; the result is a PNG at
-  `<origin>/acedata/cdn/face/<task_id>.png`, unsigned, kept 30 days [U]; after that 404
-  `NoSuchKey`.
-- Async submit [C]: 200 `{"task_id"}` (the face-swap guide); `acedata_async_success=True` adds
+  `<origin>/acedata/cdn/face/<task_id>.png`, unsigned, kept 30 days [U] (option
+  `result_ttl_seconds`); after that 404 `NoSuchKey`.
+- Async submit [C]: 200 `{"task_id"}` (the face-swap guide); option `async_success=True` adds
   `"success": true` (the generic docs). `callback_url` makes a request async even with
   `async: false`.
 - Task query [I]: `POST /face/tasks` `{"id", "action": "retrieve"}` or `{"ids", "action":
-  "retrieve_batch"}` (`action` required). The record has no status field (unless
-  `acedata_task_status_words=True`) and no `response`/`finished_at` until it is done. An unknown
+  "retrieve_batch"}` (`action` required). The record has no status field (unless option
+  `task_status_words=True`) and no `response`/`finished_at` until it is done. An unknown
   id (or another token's task) is 404 with code `not_found`; a batch skips unknown ids.
 - Callbacks: compact JSON, `Content-Type: application/json`, no signature, the URL used exactly
   as given; retried on non-2xx or transport errors after each of `webhook_retry_delays` [U].
@@ -53,6 +55,9 @@ Where the vendor is silent or contradicts itself, the choices below (also in doc
 - Uploads: any file type; served unsigned at `<origin>/acedata/cdn/uploads/<id>.<ext>` with the
   Content-Type sniffed from its bytes (else the part's declared type); `expires_at` is ISO 8601
   UTC with milliseconds and `Z` (`2026-03-01T12:00:00.000Z`).
+
+Layout: this module has the options, routing, auth, swaps and uploads; the error codes and
+envelopes are in `acedata_errors`, task creation, callbacks and task records in `acedata_tasks`.
 """
 
 from __future__ import annotations
@@ -61,39 +66,29 @@ import json
 import math
 import mimetypes
 import re
-import secrets
-import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
+from .acedata_errors import ERROR_CODES, code_for_status, error_response, image_problem_error
+from .acedata_tasks import RESULT_FOLDER, AceDataTasks
 from .faults import ErrorEnvelope, Fault
-from .images import (
-    ImageProblem,
-    SwapImage,
-    composite,
-    encode_image,
-    has_face,
-    open_image,
-    sniff_media_type,
-)
-from .jobs import Job, JobOutcome
+from .images import ImageProblem, SwapImage, has_face, open_image, sniff_media_type
+from .jobs import JobOutcome
 from .messages import FormPart, SandboxRequest, SandboxResponse, json_response, parse_multipart
-from .vendor import Vendor, VendorContext
+from .vendor import Vendor, VendorContext, VendorOptions
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
-    "ERROR_CODES",
     "MAX_FILE_BYTES",
-    "RESULT_FOLDER",
     "UPLOAD_FOLDER",
     "UPLOAD_TTL_SECONDS",
+    "AceDataOptions",
     "AceDataVendor",
+    "DimensionType",
 ]
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
@@ -101,44 +96,38 @@ MAX_FILE_BYTES = 25 * 1024 * 1024
 UPLOAD_TTL_SECONDS = 7 * 24 * 60 * 60.0
 """Uploaded files stay valid for 7 days (documented)."""
 DEFAULT_TIMEOUT_SECONDS = 120.0
-RESULT_FOLDER = "cdn/face"
 UPLOAD_FOLDER = "cdn/uploads"
 
-ERROR_CODES: dict[str, tuple[int, str]] = {
-    "bad_request": (400, "Bad request, possibly due to missing or invalid parameters."),
-    "no_token": (400, "Missing authorization token."),
-    "api_not_implemented": (400, "API not implemented."),
-    "invalid_token": (401, "Unauthorized, invalid or missing authorization token."),
-    "token_expired": (401, "The token has expired."),
-    "token_mismatched": (401, "The token is not valid for this service."),
-    "disabled": (403, "The credential or application is disabled."),
-    "used_up": (403, "Your balance or quota has been used up."),
-    "forbidden": (403, "The content was rejected by moderation."),
-    "no_api": (404, "API not found."),
-    "not_found": (404, "Task not found."),  # the sandbox's choice: the vendor documents none
-    "too_many_requests": (429, "Too many requests, you have exceeded the rate limit."),
-    "rate_limited": (429, "Too many concurrent requests for this token."),
-    "api_error": (500, "Internal server error, something went wrong on the server."),
-    "timeout": (504, "Timeout to generate the image."),
-}
-"""Every error code the emulator answers with: HTTP status and default message."""
+DimensionType = Literal["int", "str"]
+"""How `image_width`/`image_height` are sent: JSON integers or strings."""
 
-_CODE_FOR_STATUS = {
-    400: "bad_request",
-    401: "invalid_token",
-    403: "used_up",
-    404: "no_api",
-    429: "too_many_requests",
-    500: "api_error",
-    504: "timeout",
-}
 _SWAP, _TASKS, _UPLOAD = "/face/swap", "/face/tasks", "/files/upload"
-_FETCH_FAILED = "fetch failed"
-_API_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://api.acedata.cloud/face/swap"))
-_STATUS_WORDS = {"processing": "processing", "completed": "succeeded", "failed": "failed"}
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 _MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 _SUFFIX = re.compile(r"\.([A-Za-z0-9]{1,10})$")
+
+
+class AceDataOptions(VendorOptions):
+    """AceDataCloud's options: `Sandbox(vendor_options={"acedata": {...}})`.
+
+    Each picks one of the readings the vendor's documents disagree on; the defaults follow the
+    face-swap guide.
+    """
+
+    error_envelope: ErrorEnvelope = "standard"
+    """The error body of every API error (`Fault(envelope=...)` overrides it for one answer)."""
+
+    dimension_type: DimensionType = "int"
+    """`image_width`/`image_height` as JSON integers (the examples) or strings (the OAS)."""
+
+    async_success: bool = False
+    """Answer an async submit with `{"success": true, "task_id"}` instead of `{"task_id"}`."""
+
+    task_status_words: bool = False
+    """Add `"status": "processing" | "succeeded" | "failed"` to task records."""
+
+    result_ttl_seconds: float = 30 * 24 * 60 * 60.0
+    """How long result URLs stay valid (30 days, like the vendor's other image services)."""
 
 
 @dataclass(frozen=True)
@@ -148,21 +137,6 @@ class _SwapParameters:
     callback_url: str | None
     is_async: bool
     timeout: float
-
-
-def _code_for_status(status: int) -> str:
-    return _CODE_FOR_STATUS.get(status) or ("api_error" if status >= 500 else "bad_request")
-
-
-def _error_body(code: str, message: str, trace_id: str, envelope: ErrorEnvelope) -> Any:
-    error = {"code": code, "message": message}
-    if envelope == "bare":
-        return {"error": message}
-    if envelope == "success_false":
-        return {"success": False, "error": error, "trace_id": trace_id}
-    if envelope == "success_false_no_trace_id":
-        return {"success": False, "error": error}
-    return {"error": error, "trace_id": trace_id}
 
 
 def _is_http_url(value: str) -> bool:
@@ -222,17 +196,6 @@ def _parse_swap(body: dict[str, Any]) -> _SwapParameters | str:
     )
 
 
-def _problem_error(problem: ImageProblem) -> tuple[str, str]:
-    """`(code, message)` for an input image the vendor would refuse."""
-    if problem.kind == "fetch":
-        return "api_error", _FETCH_FAILED
-    if problem.kind == "too_large":
-        return "bad_request", f"{problem.field} is larger than 25 MB, the limit per image."
-    if problem.kind == "no_face":
-        return "bad_request", f"No face detected in {problem.field}."
-    return "bad_request", f"{problem.field} does not point to a JPEG, PNG or WebP image file."
-
-
 def _iso_millis(epoch: float) -> str:
     """ISO 8601 UTC with milliseconds and a `Z`, like JavaScript's `toISOString()`."""
     moment = datetime.fromtimestamp(epoch, timezone.utc)
@@ -262,11 +225,12 @@ class AceDataVendor(Vendor):
 
     name: ClassVar[str] = "acedata"
     default_api_keys: ClassVar[tuple[str, ...]] = ("acedata-sandbox",)
+    options_model: ClassVar[type[VendorOptions]] = AceDataOptions
+    options: AceDataOptions
 
-    def __init__(self, context: VendorContext) -> None:
-        super().__init__(context)
-        self._lock = threading.Lock()
-        self._identities: dict[str, dict[str, str]] = {}
+    def __init__(self, context: VendorContext, options: VendorOptions | None = None) -> None:
+        super().__init__(context, options)
+        self.tasks = AceDataTasks(self.name, context, self.options)
 
     # -- routing and errors -------------------------------------------------------------------
 
@@ -290,12 +254,12 @@ class AceDataVendor(Vendor):
 
     def error_response(self, status: int) -> SandboxResponse:
         """The standard (or configured) envelope with the code documented for `status`."""
-        return self._error(_code_for_status(status), str(uuid.uuid4()), status=status)
+        return self._error(code_for_status(status), str(uuid.uuid4()), status=status)
 
     def fault_response(self, fault: Fault) -> SandboxResponse:
         """An injected status fault, honouring `fault.code` and `fault.envelope`."""
         if fault.code is None:
-            code, status = _code_for_status(fault.effective_status), fault.effective_status
+            code, status = code_for_status(fault.effective_status), fault.effective_status
         else:
             code = fault.code
             status = fault.status or ERROR_CODES.get(code, (500, ""))[0]
@@ -310,12 +274,13 @@ class AceDataVendor(Vendor):
         status: int | None = None,
         envelope: ErrorEnvelope | None = None,
     ) -> SandboxResponse:
-        default_status, default_message = ERROR_CODES.get(code, (500, ""))
-        status = default_status if status is None else status
-        if message is None:
-            message = default_message or _phrase(status)
-        shape = envelope or self.context.settings.acedata_error_envelope
-        return json_response(status, _error_body(code, message, trace_id, shape))
+        return error_response(
+            code,
+            trace_id,
+            message,
+            status=status,
+            envelope=envelope or self.options.error_envelope,
+        )
 
     def _authenticated(
         self,
@@ -407,7 +372,7 @@ class AceDataVendor(Vendor):
         try:
             source, target = self._read_images(params, request.origin)
         except ImageProblem as exc:
-            code, message = _problem_error(exc)
+            code, message = image_problem_error(exc)
             return self._error(code, trace_id, message)
         fault = self._take_job_fault(request)
         job_seconds = self.context.settings.job_seconds
@@ -417,18 +382,18 @@ class AceDataVendor(Vendor):
             return self._error(fault.code or "api_error", trace_id)
         if not self.context.accounts.charge(self.name, key):
             return self._error("used_up", trace_id)
-        job = self._create_job(
-            request,
-            key,
-            trace_id,
-            body,
-            params,
+        job = self.tasks.create(
+            key=key,
+            origin=request.origin,
+            trace_id=trace_id,
+            request_body=body,
+            callback_url=params.callback_url,
+            asynchronous=False,
             outcome="completed",
             duration=job_seconds,
             images=(source, target),
-            ready_now=True,
         )
-        return json_response(200, self._response_body(job, request.origin))
+        return json_response(200, self.tasks.response_body(job, request.origin))
 
     def _submit(
         self,
@@ -446,7 +411,7 @@ class AceDataVendor(Vendor):
         try:
             images = self._read_images(params, request.origin)
         except ImageProblem as exc:
-            outcome, duration, error = "failed", 0.0, _problem_error(exc)
+            outcome, duration, error = "failed", 0.0, image_problem_error(exc)
         else:
             fault = self._take_job_fault(request)
             if fault is not None and fault.kind == "never_finish":
@@ -459,139 +424,24 @@ class AceDataVendor(Vendor):
                 )
         if outcome == "completed" and not self.context.accounts.charge(self.name, key):
             return self._error("used_up", trace_id)
-        job = self._create_job(
-            request,
-            key,
-            trace_id,
-            body,
-            params,
+        job = self.tasks.create(
+            key=key,
+            origin=request.origin,
+            trace_id=trace_id,
+            request_body=body,
+            callback_url=params.callback_url,
+            asynchronous=True,
             outcome=outcome,
             duration=duration,
             images=images if outcome == "completed" else None,
             error=error,
         )
         answer: dict[str, Any] = {"task_id": job.job_id}
-        if self.context.settings.acedata_async_success:
+        if self.options.async_success:
             answer = {"success": True, **answer}
         return json_response(200, answer)
 
-    def _create_job(
-        self,
-        request: SandboxRequest,
-        key: str,
-        trace_id: str,
-        body: dict[str, Any],
-        params: _SwapParameters,
-        *,
-        outcome: JobOutcome,
-        duration: float,
-        images: tuple[SwapImage, SwapImage] | None,
-        error: tuple[str, str] | None = None,
-        ready_now: bool = False,
-    ) -> Job:
-        context = self.context
-        now = context.clock()
-        ready_at = now if ready_now else now + duration
-        job = Job(
-            job_id=str(uuid.uuid4()),
-            vendor=self.name,
-            api_key=key,
-            model="face-swap",
-            created_at=now,
-            ready_at=ready_at,
-            outcome=outcome,
-            processing_seconds=duration,
-            origin=request.origin,
-            webhook_url=params.callback_url if params.is_async else None,
-            error=error[1] if error else None,
-        )
-        job.extra.update(
-            object_id=secrets.token_hex(12),
-            trace_id=trace_id,
-            request=body,
-            created_epoch=time.time(),
-            error_code=error[0] if error else None,
-        )
-        if images is not None:
-            source, target = images
-            swapped = composite(source.image, target.image)
-            job.extra["size"] = swapped.size
-            job.result = context.results.put(
-                encode_image(swapped, "png", 95),
-                extension="png",
-                media_type="image/png",
-                result_id=job.job_id,
-                available_at=ready_at,
-                folder=RESULT_FOLDER,
-                signed=False,
-                ttl_seconds=context.settings.acedata_result_ttl_seconds,
-            )
-        context.jobs.add(job)
-        if params.is_async and outcome != "never":
-            if ready_at <= now:
-                self._finish(job)
-            else:
-                context.scheduler.schedule(ready_at, lambda: self._finish(job))
-        return job
-
-    def _response_body(self, job: Job, origin: str) -> dict[str, Any]:
-        """The sync/callback body of a finished task (success or failure)."""
-        trace_id = job.extra["trace_id"]
-        if job.outcome == "completed" and job.result is not None:
-            width, height = job.extra["size"]
-            as_str = self.context.settings.acedata_dimension_type == "str"
-            return {
-                "success": True,
-                "task_id": job.job_id,
-                "trace_id": trace_id,
-                "image_url": job.result.url(origin, self.name),
-                "image_width": str(width) if as_str else width,
-                "image_height": str(height) if as_str else height,
-                "image_size": len(job.result.data),
-            }
-        return {
-            "success": False,
-            "task_id": job.job_id,
-            "trace_id": trace_id,
-            "error": {"code": job.extra["error_code"], "message": job.error},
-        }
-
-    def _finish(self, job: Job) -> None:
-        """A task reached its end: POST the callback (unsigned)."""
-        if job.webhook_url is None:
-            return
-        body = json.dumps(self._response_body(job, job.origin), separators=(",", ":")).encode()
-        self.context.webhooks.send(job.webhook_url, body, {"content-type": "application/json"})
-
     # -- task queries -------------------------------------------------------------------------
-
-    def _identity(self, key: str) -> dict[str, str]:
-        with self._lock:
-            ids = self._identities.get(key)
-            if ids is None:
-                names = ("application_id", "credential_id", "user_id")
-                ids = self._identities[key] = {name: str(uuid.uuid4()) for name in names}
-            return dict(ids)
-
-    def _record(self, job: Job, origin: str) -> dict[str, Any]:
-        state = job.state(self.context.clock())
-        created = round(job.extra["created_epoch"], 3)
-        record: dict[str, Any] = {
-            "_id": job.extra["object_id"],
-            "id": job.job_id,
-            "api_id": _API_ID,
-            **self._identity(job.api_key),
-            "trace_id": job.extra["trace_id"],
-            "created_at": created,
-            "request": job.extra["request"],
-            "started_at": created,
-        }
-        if state != "processing":
-            record["response"] = self._response_body(job, origin)
-            record["finished_at"] = round(created + job.processing_seconds, 3)
-        if self.context.settings.acedata_task_status_words:
-            record["status"] = _STATUS_WORDS[state]
-        return record
 
     def _tasks(self, request: SandboxRequest, key: str, trace_id: str) -> SandboxResponse:
         body = self._json_object(request, trace_id)
@@ -606,13 +456,13 @@ class AceDataVendor(Vendor):
             job = jobs.get(self.name, task_id, api_key=key)
             if job is None:
                 return self._error("not_found", trace_id, f"Task {task_id[:64]} not found.")
-            return json_response(200, self._record(job, request.origin))
+            return json_response(200, self.tasks.record(job, request.origin))
         if action == "retrieve_batch":
             ids = body.get("ids")
             if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
                 return self._error("bad_request", trace_id, "ids must be a list of task ids.")
             found = [jobs.get(self.name, task_id, api_key=key) for task_id in ids]
-            items = [self._record(job, request.origin) for job in found if job is not None]
+            items = [self.tasks.record(job, request.origin) for job in found if job is not None]
             return json_response(200, {"items": items, "count": len(items)})
         return self._error(
             "bad_request", trace_id, "action must be 'retrieve' or 'retrieve_batch'."
@@ -655,12 +505,4 @@ class AceDataVendor(Vendor):
 
     def reset(self) -> None:
         """Forget the per-token identity ids of task records."""
-        with self._lock:
-            self._identities.clear()
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
+        self.tasks.reset()

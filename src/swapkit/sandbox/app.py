@@ -9,6 +9,9 @@ Design decisions:
   `/acedata/face/swap`), so a client with `base_url="http://HOST:PORT/prospolabs"` sends exactly
   the vendor's own paths. Vendors are
   the classes in `VENDOR_CLASSES`; adding one is one module plus one entry there.
+- The constructor takes only what every vendor shares. A vendor's own knobs are its options
+  (`Vendor.options_model`), passed as `vendor_options={name: {...}}` and validated before
+  anything starts, so a typo in a vendor or option name is a ValueError, never silently ignored.
 - `/_sandbox/...` are control routes (faults, reset, request and webhook logs). They need no key
   and are not recorded in `requests`: the sandbox only ever listens on loopback.
 - Injected faults are applied here, before (or, for truncation and `after_processing`, after) the
@@ -27,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import ValidationError
@@ -35,13 +38,13 @@ from pydantic import ValidationError
 from .accounts import Accounts, ResetFormat
 from .acedata import AceDataVendor
 from .clock import FakeClock
-from .faults import ErrorEnvelope, Fault, FaultBook, html_error_page
+from .faults import Fault, FaultBook, html_error_page
 from .jobs import JobStore
 from .messages import SandboxRequest, SandboxResponse, json_response
 from .prospolabs import ProspolabsVendor
 from .results import ResultStore
 from .scheduler import Scheduler
-from .vendor import DimensionType, SandboxSettings, Vendor, VendorContext
+from .vendor import SandboxSettings, Vendor, VendorContext, VendorOptions
 from .webhooks import WebhookDelivery, WebhookDispatcher
 
 if TYPE_CHECKING:
@@ -69,17 +72,23 @@ class Sandbox:
         clock: a callable returning monotonic seconds (default `time.monotonic`); pass a
             `FakeClock` in tests. With an injected clock no background timer runs: due work runs
             on the next request or on `tick()` / `advance()`.
-        webhook_secret: the Prospolabs webhook signing secret.
         credits: successful swaps allowed per key before 403 (None: unlimited).
         rate_limit: `(limit, window_seconds)` per key (None: unlimited).
         rate_limit_reset: `"epoch"` (wall-clock epoch seconds of the window's end) or
             `"seconds"` (seconds until then) in `X-RateLimit-Reset`.
-        result_ttl_seconds: how long Prospolabs result URLs stay valid (vendor default: 24 h).
+        result_ttl_seconds: how long result URLs stay valid unless a vendor keeps its own
+            (Prospolabs' 24 h; AceDataCloud has its own `result_ttl_seconds` option).
         webhook_retry_delays: seconds between webhook attempts after a failure (vendor schedule:
             30 s, 2 min, 10 min, 1 h); pass zeros to retry at once.
         webhook_transport: an httpx transport for webhook deliveries (e.g. `httpx.MockTransport`);
             when given, deliveries never touch the network and any URL is allowed.
         hang_seconds: how long the server hangs on a `timeout` fault before closing (bounded).
+        vendor_options: each vendor's own options by vendor name, as a mapping (or an instance
+            of the vendor's `options_model`), e.g. `{"acedata": {"error_envelope": "bare"},
+            "prospolabs": {"webhook_secret": "whsec-other"}}`. Vendors not listed use their
+            defaults. An unknown vendor name, an unknown option or an invalid value is a
+            ValueError naming the vendor and its valid options.
+        vendors: the vendor classes to mount (default `VENDOR_CLASSES`).
     """
 
     def __init__(
@@ -88,7 +97,6 @@ class Sandbox:
         api_keys: Mapping[str, Iterable[str]] | None = None,
         job_seconds: float = 2.0,
         clock: Callable[[], float] | None = None,
-        webhook_secret: str = "whsec-sandbox",
         credits: int | None = None,
         rate_limit: tuple[int, float] | None = None,
         rate_limit_reset: ResetFormat = "epoch",
@@ -96,39 +104,27 @@ class Sandbox:
         webhook_retry_delays: Sequence[float] = (30.0, 120.0, 600.0, 3600.0),
         webhook_transport: httpx.BaseTransport | None = None,
         hang_seconds: float = 30.0,
-        acedata_error_envelope: ErrorEnvelope = "standard",
-        acedata_dimension_type: DimensionType = "int",
-        acedata_async_success: bool = False,
-        acedata_task_status_words: bool = False,
-        acedata_result_ttl_seconds: float = 30 * 24 * 60 * 60,
+        vendor_options: Mapping[str, Mapping[str, Any] | VendorOptions] | None = None,
         vendors: Sequence[type[Vendor]] = VENDOR_CLASSES,
     ) -> None:
         if rate_limit_reset not in ("epoch", "seconds"):
             raise ValueError("rate_limit_reset must be 'epoch' or 'seconds'")
-        if acedata_error_envelope not in get_args(ErrorEnvelope):
-            raise ValueError(f"acedata_error_envelope must be one of {get_args(ErrorEnvelope)}")
-        if acedata_dimension_type not in ("int", "str"):
-            raise ValueError("acedata_dimension_type must be 'int' or 'str'")
         if rate_limit is not None and (rate_limit[0] < 1 or rate_limit[1] <= 0):
             raise ValueError("rate_limit must be (limit >= 1, window_seconds > 0)")
+        vendor_classes = _index_vendors(vendors)
+        options = _parse_vendor_options(vendor_classes, vendor_options or {})
         self.settings = SandboxSettings(
             api_keys={name: tuple(keys) for name, keys in (api_keys or {}).items()},
             job_seconds=float(job_seconds),
-            webhook_secret=webhook_secret,
             credits=credits,
             rate_limit=rate_limit,
             rate_limit_reset=rate_limit_reset,
             result_ttl_seconds=float(result_ttl_seconds),
             webhook_retry_delays=tuple(float(d) for d in webhook_retry_delays),
             hang_seconds=min(max(0.0, float(hang_seconds)), _MAX_HANG_SECONDS),
-            acedata_error_envelope=acedata_error_envelope,
-            acedata_dimension_type=acedata_dimension_type,
-            acedata_async_success=bool(acedata_async_success),
-            acedata_task_status_words=bool(acedata_task_status_words),
-            acedata_result_ttl_seconds=float(acedata_result_ttl_seconds),
         )
         self.clock: Callable[[], float] = clock or time.monotonic
-        self.faults = FaultBook(providers=[vendor.name for vendor in vendors])
+        self.faults = FaultBook(providers=vendor_classes)
         scheduler = Scheduler(self.clock, pump=clock is None)
         self._context = VendorContext(
             settings=self.settings,
@@ -147,11 +143,10 @@ class Sandbox:
                 transport=webhook_transport,
             ),
         )
-        self.vendors: dict[str, Vendor] = {}
-        for vendor_class in vendors:
-            if vendor_class.name in self.vendors:
-                raise ValueError(f"two sandbox vendors are named {vendor_class.name!r}")
-            self.vendors[vendor_class.name] = vendor_class(self._context)
+        self.vendors: dict[str, Vendor] = {
+            name: vendor_class(self._context, options[name])
+            for name, vendor_class in vendor_classes.items()
+        }
         self._log_lock = threading.Lock()
         self._requests: collections.deque[SandboxRequest] = collections.deque(
             maxlen=_REQUEST_LOG_SIZE
@@ -339,3 +334,30 @@ class Sandbox:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _index_vendors(vendors: Sequence[type[Vendor]]) -> dict[str, type[Vendor]]:
+    """The vendor classes by name; two with one name are a ValueError."""
+    indexed: dict[str, type[Vendor]] = {}
+    for vendor_class in vendors:
+        if vendor_class.name in indexed:
+            raise ValueError(f"two sandbox vendors are named {vendor_class.name!r}")
+        indexed[vendor_class.name] = vendor_class
+    return indexed
+
+
+def _parse_vendor_options(
+    vendor_classes: Mapping[str, type[Vendor]],
+    vendor_options: Mapping[str, Mapping[str, Any] | VendorOptions],
+) -> dict[str, VendorOptions]:
+    """Every vendor's validated options (defaults for vendors not in `vendor_options`)."""
+    unknown = sorted(set(vendor_options) - set(vendor_classes))
+    if unknown:
+        raise ValueError(
+            f"vendor_options names no sandbox vendor {unknown[0]!r} "
+            f"(vendors: {', '.join(sorted(vendor_classes))})"
+        )
+    return {
+        name: vendor_class.parse_options(vendor_options.get(name))
+        for name, vendor_class in vendor_classes.items()
+    }

@@ -10,8 +10,8 @@ a bad image, no face or an image over 10 MB; 403 "Insufficient credits. Please t
 balance."; 429 with `X-RateLimit-*` headers; 500/504 with credits refunded; pre-signed result URLs
 that expire after 24 hours; webhooks `inference.completed` / `inference.failed` with
 `{event, job_id, data: {job_id, model, result_url, processing_time_ms}, timestamp}`, signed in
-`X-Prospo-Signature` (lowercase hex HMAC-SHA256 of the body with the webhook secret), retried
-after 30 s, 2 min, 10 min and 1 h.
+`X-Prospo-Signature` (lowercase hex HMAC-SHA256 of the body with the webhook secret, the
+`webhook_secret` option of `ProspolabsOptions`), retried after 30 s, 2 min, 10 min and 1 h.
 
 Where the vendor is silent, the choices below (also listed in docs/sandbox.md):
 
@@ -65,9 +65,16 @@ from .images import (
 )
 from .jobs import Job, JobOutcome
 from .messages import SandboxRequest, SandboxResponse, json_response
-from .vendor import Vendor
+from .vendor import Vendor, VendorOptions
 
-__all__ = ["MAX_IMAGE_BYTES", "MODELS", "ProspolabsVendor", "SwapBody", "sign_webhook"]
+__all__ = [
+    "MAX_IMAGE_BYTES",
+    "MODELS",
+    "ProspolabsOptions",
+    "ProspolabsVendor",
+    "SwapBody",
+    "sign_webhook",
+]
 
 MODELS = ("realistic", "cartoon", "fast", "cartoon-lite")
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -92,6 +99,13 @@ _ERROR_MESSAGES = {
     503: "Service temporarily unavailable. Please retry shortly.",
     504: "GPU service unavailable or timed out. Your credits have been refunded.",
 }
+
+
+class ProspolabsOptions(VendorOptions):
+    """Prospolabs' options: `Sandbox(vendor_options={"prospolabs": {...}})`."""
+
+    webhook_secret: str = "whsec-sandbox"
+    """The webhook signing secret (`X-Prospo-Signature`)."""
 
 
 class SwapBody(BaseModel):
@@ -157,6 +171,8 @@ class ProspolabsVendor(Vendor):
 
     name: ClassVar[str] = "prospolabs"
     default_api_keys: ClassVar[tuple[str, ...]] = ("prsp-sandbox",)
+    options_model: ClassVar[type[VendorOptions]] = ProspolabsOptions
+    options: ProspolabsOptions
 
     # -- routing ------------------------------------------------------------------------------
 
@@ -423,6 +439,6 @@ class ProspolabsVendor(Vendor):
         headers = {
             "content-type": "application/json",
             "user-agent": "Prospolabs-Webhooks/1.0",
-            "x-prospo-signature": sign_webhook(body, self.context.settings.webhook_secret),
+            "x-prospo-signature": sign_webhook(body, self.options.webhook_secret),
         }
         self.context.webhooks.send(job.webhook_url, body, headers)

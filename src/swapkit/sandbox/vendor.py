@@ -1,4 +1,4 @@
-"""The plug-in point for emulated vendors: settings, shared services and the `Vendor` base class.
+"""The plug-in point for emulated vendors: settings, options, shared services and `Vendor`.
 
 Design: a vendor emulator is one module with one `Vendor` subclass, listed in
 `app.VENDOR_CLASSES`. It is mounted at `/<name>/` and receives every request under that prefix
@@ -10,6 +10,13 @@ vendor module. Injected `status` faults are answered by the vendor's `fault_resp
 default its `error_response` for the fault's status), so each vendor fails in its own error
 envelope; vendors with coded errors override `fault_response` to honour `Fault.code` and
 `Fault.envelope`.
+
+Vendor-specific knobs are the vendor's own **options**, never fields of the shared
+`SandboxSettings`: each `Vendor` subclass names a frozen pydantic model in `options_model` (a
+`VendorOptions` subclass, every field with a default), `Sandbox(vendor_options={name: {...}})`
+is validated against it once, when the sandbox is built, and the vendor reads the result from
+`self.options`. So adding a vendor never touches the shared constructor, and a typo in an option
+name fails loudly (`extra="forbid"`) instead of being ignored.
 """
 
 from __future__ import annotations
@@ -17,13 +24,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .accounts import Accounts, ResetFormat
-from .faults import ErrorEnvelope, Fault, FaultBook
+from .faults import Fault, FaultBook
 from .images import ImageProblem, check_size
 from .jobs import JobStore
 from .loopback import is_loopback_url
@@ -32,19 +40,18 @@ from .results import ResultStore
 from .scheduler import Scheduler
 from .webhooks import WebhookDispatcher
 
-__all__ = ["DimensionType", "SandboxSettings", "Vendor", "VendorContext"]
-
-DimensionType = Literal["int", "str"]
-"""How AceDataCloud's `image_width`/`image_height` are sent: JSON integers or strings."""
+__all__ = ["SandboxSettings", "Vendor", "VendorContext", "VendorOptions"]
 
 
 @dataclass(frozen=True)
 class SandboxSettings:
-    """Every knob of a sandbox (see `Sandbox` for their meaning)."""
+    """The knobs shared by every vendor of a sandbox (see `Sandbox` for their meaning).
+
+    Vendor-specific knobs are not here: they are the vendor's `VendorOptions`.
+    """
 
     api_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     job_seconds: float = 2.0
-    webhook_secret: str = "whsec-sandbox"
     credits: int | None = None
     rate_limit: tuple[int, float] | None = None
     rate_limit_reset: ResetFormat = "epoch"
@@ -52,11 +59,16 @@ class SandboxSettings:
     webhook_retry_delays: tuple[float, ...] = (30.0, 120.0, 600.0, 3600.0)
     hang_seconds: float = 30.0
     fetch_timeout_seconds: float = 5.0
-    acedata_error_envelope: ErrorEnvelope = "standard"
-    acedata_dimension_type: DimensionType = "int"
-    acedata_async_success: bool = False
-    acedata_task_status_words: bool = False
-    acedata_result_ttl_seconds: float = 30 * 24 * 60 * 60
+
+
+class VendorOptions(BaseModel):
+    """A vendor's own options; the base of every `Vendor.options_model`.
+
+    Frozen, and unknown keys are refused. Used as it is by vendors that have no options.
+    Subclasses give every field a default, so `Sandbox()` works without `vendor_options`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 @dataclass
@@ -124,8 +136,46 @@ class Vendor(ABC):
     default_api_keys: ClassVar[tuple[str, ...]]
     """Keys accepted when `Sandbox(api_keys=...)` does not list this vendor."""
 
-    def __init__(self, context: VendorContext) -> None:
+    options_model: ClassVar[type[VendorOptions]] = VendorOptions
+    """The model of this vendor's options (`Sandbox(vendor_options={name: {...}})`)."""
+
+    options: VendorOptions
+    """This vendor's validated options (subclasses narrow the type to their `options_model`)."""
+
+    def __init__(self, context: VendorContext, options: VendorOptions | None = None) -> None:
+        if options is None:
+            options = self.options_model()
+        elif not isinstance(options, self.options_model):
+            raise TypeError(
+                f"{type(self).__name__} takes {self.options_model.__name__} options, "
+                f"not {type(options).__name__}"
+            )
         self.context = context
+        self.options = options
+
+    @classmethod
+    def parse_options(cls, raw: Mapping[str, Any] | VendorOptions | None) -> VendorOptions:
+        """Validate `raw` (a mapping, or an `options_model` instance) against `options_model`.
+
+        Raises ValueError naming the vendor, what is wrong and which options are valid.
+        """
+        try:
+            return cls.options_model.model_validate({} if raw is None else raw)
+        except ValidationError as exc:
+            problems = []
+            for error in exc.errors(include_url=False):
+                where = ".".join(str(part) for part in error["loc"])
+                if error["type"] == "extra_forbidden":
+                    problems.append(f"unknown option {where!r}")
+                else:
+                    problems.append(f"{where}: {error['msg']}" if where else error["msg"])
+            valid = sorted(cls.options_model.model_fields)
+            accepted = (
+                f"valid options: {', '.join(valid)}" if valid else f"{cls.name} takes no options"
+            )
+            raise ValueError(
+                f"invalid vendor_options for {cls.name!r}: {'; '.join(problems)} ({accepted})"
+            ) from exc
 
     @property
     def api_keys(self) -> tuple[str, ...]:
