@@ -194,6 +194,12 @@ def test_error_statuses(status: int, data: Any, error: type) -> None:
     assert exc.message
 
 
+def test_404_on_a_run_is_a_bad_template_not_a_missing_job() -> None:
+    exc = v6.error_from_response(answer(404, {"detail": "Filter not found"}, "/v6/run/face_swap"))
+    assert type(exc) is errors.InvalidRequest
+    assert "template id" in exc.message
+
+
 def test_templates_are_listed_from_filters() -> None:
     response = httpx.Response(
         200,

@@ -319,6 +319,13 @@ class Eventstation(Provider):
         except (json.JSONDecodeError, UnicodeDecodeError):
             data = None
         message = _message(data) or describe_response(response)
+        if response.status_code == 404 and "/status/" not in response.request.url.path:
+            return self.status_error(
+                response,
+                message=f"{message} (check the template id, and that base_url is the API host)",
+                error_class=InvalidRequest,
+                body=data,
+            )
         return self.status_error(response, message=message, body=data)
 
 
