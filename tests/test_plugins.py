@@ -49,12 +49,12 @@ def _plugin(*classes: type[swapkit.Provider], name: str = "test_plugin") -> type
 def test_builtin_provider_is_registered_as_a_plugin() -> None:
     pm = make_plugin_manager(entry_points=False)
     assert pm.get_plugin("prospolabs") is sys.modules["swapkit.providers.prospolabs"]
-    assert list(installed_providers(pm)) == ["acedata", "eventstation", "prospolabs"]
+    assert list(installed_providers(pm)) == ["acedata", "deepswapai", "eventstation", "prospolabs"]
 
 
 def test_provider_from_a_test_plugin_swaps(face_png: bytes, scene_png: bytes) -> None:
     pm = make_plugin_manager(entry_points=False, plugins=[_plugin(EchoProvider)])
-    assert set(installed_providers(pm)) == {"acedata", "echo", "eventstation", "prospolabs"}
+    assert set(installed_providers(pm)) == {"acedata", "deepswapai", "echo", "eventstation", "prospolabs"}
     result_image = make_image((20, 10), fmt="PNG")
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=result_image))
     with SwapClient(
@@ -81,7 +81,7 @@ def test_two_plugins_claiming_one_name_is_an_error_naming_both() -> None:
 
 
 def test_disable_list_blocks_a_builtin(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SWAPKIT_DISABLE_PLUGINS", "prospolabs,acedata")
+    monkeypatch.setenv("SWAPKIT_DISABLE_PLUGINS", "prospolabs,acedata,deepswapai")
     assert list(installed_providers(make_plugin_manager(entry_points=False))) == ["eventstation"]
 
 

@@ -12,6 +12,7 @@ __all__ = ["BUILTIN_PLUGINS"]
 BUILTIN_PLUGINS: Mapping[str, str] = MappingProxyType(
     {
         "acedata": "swapkit.providers.acedata",
+        "deepswapai": "swapkit.providers.deepswapai",
         "eventstation": "swapkit.providers.eventstation",
         "prospolabs": "swapkit.providers.prospolabs",
     }
