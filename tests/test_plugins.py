@@ -54,7 +54,13 @@ def test_builtin_provider_is_registered_as_a_plugin() -> None:
 
 def test_provider_from_a_test_plugin_swaps(face_png: bytes, scene_png: bytes) -> None:
     pm = make_plugin_manager(entry_points=False, plugins=[_plugin(EchoProvider)])
-    assert set(installed_providers(pm)) == {"acedata", "deepswapai", "echo", "eventstation", "prospolabs"}
+    assert set(installed_providers(pm)) == {
+        "acedata",
+        "deepswapai",
+        "echo",
+        "eventstation",
+        "prospolabs",
+    }
     result_image = make_image((20, 10), fmt="PNG")
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=result_image))
     with SwapClient(
