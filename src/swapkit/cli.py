@@ -153,25 +153,34 @@ def _print_result(result: SwapResult, path: Path) -> None:
 
 
 def _providers(args: argparse.Namespace) -> int:
-    for name, provider_class in installed_providers().items():
+    for index, (name, provider_class) in enumerate(installed_providers().items()):
         caps = provider_class.capabilities
         try:
             problem = provider_class().missing_configuration()
         except ConfigurationError as exc:
             problem = str(exc)
         limit = f"{caps.max_image_bytes / 2**20:.0f} MB" if caps.max_image_bytes else "unknown"
-        price = "unknown" if caps.default_price_usd is None else f"${caps.default_price_usd}"
+        price = (
+            "unknown (set price_usd)"
+            if caps.default_price_usd is None
+            else f"${caps.default_price_usd} per swap"
+        )
+        inputs = ", ".join(sorted(caps.input_kinds))
+        if "bytes" not in caps.input_kinds and caps.uploads:
+            inputs += " (local images are uploaded first)"
+        webhooks = " + webhooks" if caps.webhooks else ""
+        if index:
+            print()
         print(f"{name}  ({provider_class.display_name})")
         print(f"  configured  {'yes' if problem is None else 'no: ' + problem}")
         print(f"  targets     {', '.join(sorted(caps.target_kinds))}")
-        print(f"  inputs      {', '.join(sorted(caps.input_kinds))}")
-        print(f"  styles      {', '.join(sorted(caps.styles))}")
+        print(f"  inputs      {inputs}")
+        print(f"  styles      {', '.join(sorted(caps.styles)) or 'none (the template decides)'}")
         print(f"  formats     {', '.join(sorted(caps.output_formats))}")
-        print(
-            f"  modes       {', '.join(sorted(caps.modes))}{' + webhooks' if caps.webhooks else ''}"
-        )
+        print(f"  modes       {', '.join(sorted(caps.modes))}{webhooks}")
+        print(f"  face index  {'yes' if caps.face_index else 'no'}")
         print(f"  max image   {limit}")
-        print(f"  list price  {price} per swap")
+        print(f"  list price  {price}")
     return 0
 
 
