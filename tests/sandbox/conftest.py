@@ -3,7 +3,8 @@
 `client` is a plain `httpx.Client` for the Prospolabs mount, through the in-process transport
 (`mode="transport"`) or the loopback server (`mode="server"`); tests that must hold for both ask
 for `any_client`, which is parametrized over the two. `ace` and `any_ace` are the same for the
-AceDataCloud mount (`make_client(provider="acedata")`).
+AceDataCloud mount (`make_client(provider="acedata")`); `make_client(provider="eventstation")`
+gives EventStation clients.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import pytest
 
 from swapkit.sandbox import FakeClock, Sandbox, SandboxServer
 
-from .helpers import ACE_AUTH, AUTH
+from .helpers import ACE_AUTH, AUTH, ES_AUTH
 
-_AUTH = {"prospolabs": AUTH, "acedata": ACE_AUTH}
+_AUTH = {"prospolabs": AUTH, "acedata": ACE_AUTH, "eventstation": ES_AUTH}
 
 ClientFactory = Callable[..., httpx.Client]
 

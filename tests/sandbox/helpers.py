@@ -15,6 +15,8 @@ KEY = "prsp-sandbox"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 ACE_KEY = "acedata-sandbox"
 ACE_AUTH = {"Authorization": f"Bearer {ACE_KEY}"}
+ES_KEY = "es-sandbox"
+ES_AUTH = {"Authorization": f"Bearer {ES_KEY}"}
 SOURCE_COLOR = (200, 150, 120)
 TARGET_COLOR = (30, 90, 160)
 
@@ -47,6 +49,11 @@ def swap_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def face_b64(color: tuple[int, int, int] = SOURCE_COLOR, *, flat: bool = False) -> str:
+    """A tiny face photo as base64 (flat: one colour, which has no face)."""
+    return b64(image_bytes((16, 12), color, flat=flat))
 
 
 def decode(data: bytes) -> Image.Image:

@@ -75,8 +75,9 @@ def test_webhook_log_over_http(sandbox: Sandbox, control: httpx.Client) -> None:
 
 
 def test_index_and_unknown_routes(control: httpx.Client) -> None:
-    assert control.get("/_sandbox").json()["vendors"] == ["acedata", "prospolabs"]
-    assert control.get("/").json()["vendors"] == ["acedata", "prospolabs"]
+    vendors = ["acedata", "eventstation", "prospolabs"]
+    assert control.get("/_sandbox").json()["vendors"] == vendors
+    assert control.get("/").json()["vendors"] == vendors
     assert control.get("/_sandbox/nope").status_code == 404
     assert control.get("/nobody/v1/swap/fast").status_code == 404
 

@@ -5,7 +5,8 @@ Design decisions:
 - Both are per vendor *and* per API key, so two keys of one vendor never share a budget.
 - Credits: `None` is unlimited. A vendor charges one credit when it accepts a swap and refunds it
   when the swap fails on its side (the vendors promise refunds on server errors); injected 5xx
-  faults never reach the vendor, so they never cost a credit.
+  faults never reach the vendor, so they never cost a credit. A vendor whose requests cost
+  several credits (EventStation's v6: 2) charges them at once, all or nothing.
 - Rate limits: a fixed window of `window_seconds` on the sandbox clock, opened by the first
   request. Refused (429) requests do not count. The reset value is either the window's end as
   wall-clock epoch seconds (`"epoch"`, the default) or the seconds left until then
@@ -91,20 +92,20 @@ class Accounts:
             reset_value = math.ceil(left)
         return RateDecision(allowed, limit, max(0, limit - count), left, reset_value)
 
-    def charge(self, vendor: str, key: str) -> bool:
-        """Take one credit; False (and nothing taken) when none is left."""
+    def charge(self, vendor: str, key: str, amount: int = 1) -> bool:
+        """Take `amount` credits at once; False (and nothing taken) when fewer are left."""
         with self._lock:
             spent = self._spent.get((vendor, key), 0)
-            if self._credits is not None and spent >= self._credits:
+            if self._credits is not None and spent + amount > self._credits:
                 return False
-            self._spent[(vendor, key)] = spent + 1
+            self._spent[(vendor, key)] = spent + amount
             return True
 
-    def refund(self, vendor: str, key: str) -> None:
-        """Give one credit back."""
+    def refund(self, vendor: str, key: str, amount: int = 1) -> None:
+        """Give `amount` credits back."""
         with self._lock:
             spent = self._spent.get((vendor, key), 0)
-            self._spent[(vendor, key)] = max(0, spent - 1)
+            self._spent[(vendor, key)] = max(0, spent - amount)
 
     def credits_left(self, vendor: str, key: str) -> int | None:
         """Credits left for the key, or None when unlimited."""

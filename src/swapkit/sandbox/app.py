@@ -38,6 +38,7 @@ from pydantic import ValidationError
 from .accounts import Accounts, ResetFormat
 from .acedata import AceDataVendor
 from .clock import FakeClock
+from .eventstation import EventStationVendor
 from .faults import Fault, FaultBook, html_error_page
 from .jobs import JobStore
 from .messages import SandboxRequest, SandboxResponse, json_response
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CONTROL_PREFIX", "VENDOR_CLASSES", "Sandbox"]
 
-VENDOR_CLASSES: tuple[type[Vendor], ...] = (ProspolabsVendor, AceDataVendor)
+VENDOR_CLASSES: tuple[type[Vendor], ...] = (ProspolabsVendor, AceDataVendor, EventStationVendor)
 """Every emulated vendor; each is mounted at `/<Vendor.name>/`."""
 
 CONTROL_PREFIX = "/_sandbox"
@@ -66,13 +67,16 @@ class Sandbox:
 
     Args:
         api_keys: accepted keys per provider name; a provider not listed accepts its default
-            key (`prsp-sandbox` for Prospolabs, `acedata-sandbox` for AceDataCloud).
+            key (`prsp-sandbox` for Prospolabs, `acedata-sandbox` for AceDataCloud, `es-sandbox`
+            for EventStation).
         job_seconds: how long a job takes on the sandbox clock (async jobs complete after it;
             sync calls return at once and report it as their processing time).
         clock: a callable returning monotonic seconds (default `time.monotonic`); pass a
             `FakeClock` in tests. With an injected clock no background timer runs: due work runs
             on the next request or on `tick()` / `advance()`.
-        credits: successful swaps allowed per key before 403 (None: unlimited).
+        credits: credits per key (None: unlimited). A swap costs one (EventStation: 2 per v6
+            request, 1 per older one); when they run out the vendor refuses (403; 402 at
+            EventStation).
         rate_limit: `(limit, window_seconds)` per key (None: unlimited).
         rate_limit_reset: `"epoch"` (wall-clock epoch seconds of the window's end) or
             `"seconds"` (seconds until then) in `X-RateLimit-Reset`.

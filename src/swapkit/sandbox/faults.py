@@ -27,9 +27,13 @@ Design decisions:
     `Content-Length` matching the cut body).
   - `never_finish`: the next async job stays `processing` forever. Sync requests: Prospolabs
     ignores it; AceDataCloud's gateway gives up after the request's `timeout` (504 `timeout`).
+    EventStation's job stays `RUNNING` / `IN_PROGRESS`.
   - `job_failed`: the next job (sync or async) ends with status `failed`.
 - Vendors with coded errors (AceDataCloud's `error.code`) read two more fields; vendors without
-  codes (Prospolabs' `detail`) ignore them:
+  codes (Prospolabs' `detail`) ignore them, except EventStation, which reads `code` as the
+  `detail` text of a `status` fault and as the terminal word of a `job_failed` one (`FAILED`,
+  `CANCELLED`, `TIMED_OUT`, or `COMPLETED` with no images; other text: `FAILED` with it as
+  `error`):
   - `code`: on a `status` fault, the error code to answer with (without `status`, the vendor
     answers with the HTTP status it documents for that code); on a `job_failed` fault, the code
     the failed job reports.

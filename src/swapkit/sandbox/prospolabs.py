@@ -50,8 +50,9 @@ from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from .fastapi_errors import RequestValidationError, validate_body
 from .images import (
     MEDIA_TYPES,
     ImageProblem,
@@ -128,36 +129,6 @@ def sign_webhook(body: bytes, secret: str) -> str:
 
 def _detail(status: int, message: Any, *headers: tuple[str, str]) -> SandboxResponse:
     return json_response(status, {"detail": message}, headers)
-
-
-def _shorten(value: Any) -> Any:
-    """Keep validation errors small: long strings (base64 images) are cut."""
-    if isinstance(value, str) and len(value) > 64:
-        return value[:32] + "..."
-    if isinstance(value, dict):
-        return {key: _shorten(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_shorten(item) for item in value]
-    return value
-
-
-def _validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    """pydantic errors in FastAPI's `RequestValidationError` shape."""
-    errors = []
-    for error in exc.errors(include_url=False):
-        item: dict[str, Any] = {
-            "type": error["type"],
-            "loc": ["body", *error["loc"]],
-            "msg": error["msg"],
-            "input": _shorten(error.get("input")),
-        }
-        if "ctx" in error:
-            item["ctx"] = {
-                key: value if isinstance(value, (str, int, float, bool)) else str(value)
-                for key, value in error["ctx"].items()
-            }
-        errors.append(item)
-    return errors
 
 
 def _timestamp() -> str:
@@ -284,25 +255,10 @@ class ProspolabsVendor(Vendor):
     def _parse_body(
         self, request: SandboxRequest
     ) -> tuple[SwapBody | None, SandboxResponse | None]:
-        if not request.body.strip():
-            missing = [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
-            return None, _detail(422, missing)
         try:
-            payload = json.loads(request.body)
-        except ValueError as exc:
-            position = getattr(exc, "pos", 0)
-            error = {
-                "type": "json_invalid",
-                "loc": ["body", position],
-                "msg": "JSON decode error",
-                "input": {},
-                "ctx": {"error": getattr(exc, "msg", str(exc))},
-            }
-            return None, _detail(422, [error])
-        try:
-            return SwapBody.model_validate(payload), None
-        except ValidationError as exc:
-            return None, _detail(422, _validation_errors(exc))
+            return validate_body(SwapBody, request.body), None
+        except RequestValidationError as exc:
+            return None, _detail(422, exc.errors)
 
     def _read_image(self, value: str, field_name: str, origin: str) -> SwapImage:
         kind, payload = split_image_reference(value)
