@@ -13,8 +13,9 @@ gets the same treatment:
 * base64 images in request bodies, and image parts of multipart uploads, become
   ``sha256:<digest>`` strings (multipart boundaries become ``BOUNDARY``), and requests are
   matched on that digest, so a test that sends a different image fails to match;
-* image response bodies become ``{image: {digest, media_type, width, height}}`` and are
-  replayed as a synthetic image of that format and size (the result image is not stored);
+* image response bodies become ``{image: {digest, media_type, width, height}}``, and base64
+  images inside JSON responses ``"image <type> <W>x<H> sha256:<digest>"``; both are replayed as
+  a synthetic image of that format and size (the result image itself is not stored);
 * sandbox URLs (``http://127.0.0.1:<port>/<vendor>/...``) are stored as
   ``https://<vendor>.sandbox.invalid/...`` and requests match on method, path, query and body,
   so a replay needs no server and a cassette recorded against the real vendor matches too.
@@ -79,30 +80,53 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
-def _digest_images(value: Any) -> Any:
+_IMAGE_MARKER = re.compile(r"^image (image/[a-z]+) (\d+)x(\d+) (sha256:[0-9a-f]{16})$")
+
+
+def _digest_images(value: Any, images: str = "digest") -> Any:
+    """Canonical URLs, and base64 images replaced according to `images`: ``"digest"`` (request
+    bodies, matched on the digest), ``"marker"`` (response bodies on disk: type, size and digest,
+    which `_expand_images` replays as a synthetic image) or ``"keep"``."""
     if isinstance(value, dict):
-        return {key: _digest_images(item) for key, item in value.items()}
+        return {key: _digest_images(item, images) for key, item in value.items()}
     if isinstance(value, list):
-        return [_digest_images(item) for item in value]
-    if isinstance(value, str) and _BASE64_IMAGE.match(value):
+        return [_digest_images(item, images) for item in value]
+    if isinstance(value, str) and images != "keep" and _BASE64_IMAGE.match(value):
         payload = value.partition(",")[2] if value.startswith("data:") else value
         try:
             raw = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError):
             return value
         if sniff_media_type(raw):
-            return f"sha256:{hashlib.sha256(raw).hexdigest()[:16]} ({len(raw)} bytes)"
+            digest = f"sha256:{hashlib.sha256(raw).hexdigest()[:16]}"
+            marker = _image_marker(raw) if images == "marker" else None
+            if marker is not None:
+                return f"image {marker['media_type']} {marker['width']}x{marker['height']} {digest}"
+            return f"{digest} ({len(raw)} bytes)"
     if isinstance(value, str) and value.startswith(("http://", "https://")):
         return canonical_url(value)
     return value
 
 
-def _canonical_json(body: bytes) -> bytes | None:
+def _expand_images(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _expand_images(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_expand_images(item) for item in value]
+    if isinstance(value, str):
+        found = _IMAGE_MARKER.match(value)
+        if found:
+            marker = {"media_type": found[1], "width": int(found[2]), "height": int(found[3])}
+            return base64.b64encode(_synthesise(marker)).decode()
+    return value
+
+
+def _canonical_json(body: bytes, images: str = "digest") -> bytes | None:
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
-    return json.dumps(_digest_images(data), sort_keys=True).encode()
+    return json.dumps(_digest_images(data, images), sort_keys=True).encode()
 
 
 _BOUNDARY = re.compile(rb"boundary=([^;\s]+)")
@@ -164,7 +188,9 @@ def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     }
     body = response["body"]["string"]
     if isinstance(body, bytes) and body:
-        canonical = _canonical_json(body)
+        # vcrpy also runs this hook on every response it loads, so it must leave replayable
+        # bodies as they are: base64 images become markers only in the serializer.
+        canonical = _canonical_json(body, images="keep")
         if canonical is not None:
             response["body"]["string"] = canonical
         elif sniff_media_type(body) is None:
@@ -203,7 +229,7 @@ def _body_to_yaml(body: Any) -> Any:
     if marker is not None:
         return {"image": marker}
     try:
-        return {"json": json.loads(body)}
+        return {"json": _digest_images(json.loads(body), "marker")}
     except (json.JSONDecodeError, UnicodeDecodeError):
         pass
     try:
@@ -216,7 +242,7 @@ def _body_from_yaml(stored: Any) -> bytes:
     if "image" in stored:
         return _synthesise(stored["image"])
     if "json" in stored:
-        return json.dumps(stored["json"], sort_keys=True).encode()
+        return json.dumps(_expand_images(stored["json"]), sort_keys=True).encode()
     if "base64" in stored:
         return base64.b64decode(stored["base64"])
     value = stored.get("string") or ""
@@ -346,5 +372,9 @@ def cassette_target(request: pytest.FixtureRequest) -> Iterator[CassetteTarget]:
     from swapkit.sandbox import Sandbox
 
     clock = FakeClock()
-    with Sandbox(clock=clock.monotonic, job_seconds=5.0) as sandbox, sandbox.serve() as server:
+    small = {"eventstation": {"result_scale": 0.05}}  # base64 results stay small when recording
+    with (
+        Sandbox(clock=clock.monotonic, job_seconds=5.0, vendor_options=small) as sandbox,
+        sandbox.serve() as server,
+    ):
         yield CassetteTarget(server.url, sandbox, clock)
