@@ -240,6 +240,18 @@ def _demo(args: argparse.Namespace) -> int:
             uploads = sum("/files/upload" in r.path for r in sandbox.requests)
             print(f"  uploaded   {uploads} images to the vendor's /files/upload")
             _print_result(result, result.save(out / f"acedata.{result.extension}"))
+
+        eventstation = {"api_key": "es-sandbox", "base_url": server.base_url("eventstation")}
+        with SwapClient(providers={"eventstation": eventstation}) as client:
+            print("\n6. EventStation puts the face into one of its own templates")
+            templates = client.list_templates("eventstation")
+            print("  templates  " + ", ".join(f"{t.id} {t.name}" for t in templates))
+            result = client.swap(
+                source=out / "face.png",
+                target=templates[0],
+                options={"eventstation": {"gender": "female", "ratio": "square"}},
+            )
+            _print_result(result, result.save(out / f"template.{result.extension}"))
     return 0
 
 
