@@ -4,7 +4,7 @@
 (`mode="transport"`) or the loopback server (`mode="server"`); tests that must hold for both ask
 for `any_client`, which is parametrized over the two. `ace` and `any_ace` are the same for the
 AceDataCloud mount (`make_client(provider="acedata")`); `make_client(provider="eventstation")`
-gives EventStation clients.
+gives EventStation clients and `make_client(provider="deepswapai")` DeepSwapAI ones.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 
 from swapkit.sandbox import FakeClock, Sandbox, SandboxServer
 
-from .helpers import ACE_AUTH, AUTH, ES_AUTH
+from .helpers import ACE_AUTH, AUTH, DS_AUTH, ES_AUTH
 
-_AUTH = {"prospolabs": AUTH, "acedata": ACE_AUTH, "eventstation": ES_AUTH}
+_AUTH = {"prospolabs": AUTH, "acedata": ACE_AUTH, "eventstation": ES_AUTH, "deepswapai": DS_AUTH}
 
 ClientFactory = Callable[..., httpx.Client]
 

@@ -17,6 +17,8 @@ ACE_KEY = "acedata-sandbox"
 ACE_AUTH = {"Authorization": f"Bearer {ACE_KEY}"}
 ES_KEY = "es-sandbox"
 ES_AUTH = {"Authorization": f"Bearer {ES_KEY}"}
+DS_KEY = "ds-sandbox"
+DS_AUTH = {"Authorization": f"Bearer {DS_KEY}"}
 SOURCE_COLOR = (200, 150, 120)
 TARGET_COLOR = (30, 90, 160)
 

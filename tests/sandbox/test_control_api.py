@@ -75,7 +75,7 @@ def test_webhook_log_over_http(sandbox: Sandbox, control: httpx.Client) -> None:
 
 
 def test_index_and_unknown_routes(control: httpx.Client) -> None:
-    vendors = ["acedata", "eventstation", "prospolabs"]
+    vendors = ["acedata", "deepswapai", "eventstation", "prospolabs"]
     assert control.get("/_sandbox").json()["vendors"] == vendors
     assert control.get("/").json()["vendors"] == vendors
     assert control.get("/_sandbox/nope").status_code == 404

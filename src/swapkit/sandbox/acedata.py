@@ -70,12 +70,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 from urllib.parse import urlsplit
 
 from .acedata_errors import ERROR_CODES, code_for_status, error_response, image_problem_error
 from .acedata_tasks import RESULT_FOLDER, AceDataTasks
-from .faults import ErrorEnvelope, Fault
+from .faults import AceDataEnvelope, ErrorEnvelope, Fault
 from .images import ImageProblem, SwapImage, has_face, open_image, sniff_media_type
 from .jobs import JobOutcome
 from .messages import FormPart, SandboxRequest, SandboxResponse, json_response, parse_multipart
@@ -114,7 +114,7 @@ class AceDataOptions(VendorOptions):
     face-swap guide.
     """
 
-    error_envelope: ErrorEnvelope = "standard"
+    error_envelope: AceDataEnvelope = "standard"
     """The error body of every API error (`Fault(envelope=...)` overrides it for one answer)."""
 
     dimension_type: DimensionType = "int"
@@ -257,13 +257,17 @@ class AceDataVendor(Vendor):
         return self._error(code_for_status(status), str(uuid.uuid4()), status=status)
 
     def fault_response(self, fault: Fault) -> SandboxResponse:
-        """An injected status fault, honouring `fault.code` and `fault.envelope`."""
+        """An injected status fault, honouring `fault.code` and `fault.envelope`.
+
+        An envelope name of another vendor (a fault for every provider) gives the default shape.
+        """
+        envelope = fault.envelope if fault.envelope in get_args(AceDataEnvelope) else None
         if fault.code is None:
             code, status = code_for_status(fault.effective_status), fault.effective_status
         else:
             code = fault.code
             status = fault.status or ERROR_CODES.get(code, (500, ""))[0]
-        return self._error(code, str(uuid.uuid4()), status=status, envelope=fault.envelope)
+        return self._error(code, str(uuid.uuid4()), status=status, envelope=envelope)
 
     def _error(
         self,

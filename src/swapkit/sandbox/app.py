@@ -38,6 +38,7 @@ from pydantic import ValidationError
 from .accounts import Accounts, ResetFormat
 from .acedata import AceDataVendor
 from .clock import FakeClock
+from .deepswapai import DeepSwapAIVendor
 from .eventstation import EventStationVendor
 from .faults import Fault, FaultBook, html_error_page
 from .jobs import JobStore
@@ -54,7 +55,12 @@ if TYPE_CHECKING:
 
 __all__ = ["CONTROL_PREFIX", "VENDOR_CLASSES", "Sandbox"]
 
-VENDOR_CLASSES: tuple[type[Vendor], ...] = (ProspolabsVendor, AceDataVendor, EventStationVendor)
+VENDOR_CLASSES: tuple[type[Vendor], ...] = (
+    ProspolabsVendor,
+    AceDataVendor,
+    EventStationVendor,
+    DeepSwapAIVendor,
+)
 """Every emulated vendor; each is mounted at `/<Vendor.name>/`."""
 
 CONTROL_PREFIX = "/_sandbox"
@@ -68,7 +74,7 @@ class Sandbox:
     Args:
         api_keys: accepted keys per provider name; a provider not listed accepts its default
             key (`prsp-sandbox` for Prospolabs, `acedata-sandbox` for AceDataCloud, `es-sandbox`
-            for EventStation).
+            for EventStation, `ds-sandbox` for DeepSwapAI).
         job_seconds: how long a job takes on the sandbox clock (async jobs complete after it;
             sync calls return at once and report it as their processing time).
         clock: a callable returning monotonic seconds (default `time.monotonic`); pass a
@@ -76,12 +82,13 @@ class Sandbox:
             on the next request or on `tick()` / `advance()`.
         credits: credits per key (None: unlimited). A swap costs one (EventStation: 2 per v6
             request, 1 per older one); when they run out the vendor refuses (403; 402 at
-            EventStation).
+            EventStation and DeepSwapAI).
         rate_limit: `(limit, window_seconds)` per key (None: unlimited).
         rate_limit_reset: `"epoch"` (wall-clock epoch seconds of the window's end) or
             `"seconds"` (seconds until then) in `X-RateLimit-Reset`.
         result_ttl_seconds: how long result URLs stay valid unless a vendor keeps its own
-            (Prospolabs' 24 h; AceDataCloud has its own `result_ttl_seconds` option).
+            (Prospolabs' and DeepSwapAI's 24 h; AceDataCloud has its own `result_ttl_seconds`
+            option).
         webhook_retry_delays: seconds between webhook attempts after a failure (vendor schedule:
             30 s, 2 min, 10 min, 1 h); pass zeros to retry at once.
         webhook_transport: an httpx transport for webhook deliveries (e.g. `httpx.MockTransport`);

@@ -29,7 +29,8 @@ Design decisions:
     ignores it; AceDataCloud's gateway gives up after the request's `timeout` (504 `timeout`).
     EventStation's job stays `RUNNING` / `IN_PROGRESS`.
   - `job_failed`: the next job (sync or async) ends with status `failed`.
-- Vendors with coded errors (AceDataCloud's `error.code`) read two more fields; vendors without
+- Vendors with coded errors (AceDataCloud's `error.code`, DeepSwapAI's `NO_FACE_DETECTED`-style
+  codes) read two more fields; vendors without
   codes (Prospolabs' `detail`) ignore them, except EventStation, which reads `code` as the
   `detail` text of a `status` fault and as the terminal word of a `job_failed` one (`FAILED`,
   `CANCELLED`, `TIMED_OUT`, or `COMPLETED` with no images; other text: `FAILED` with it as
@@ -37,8 +38,10 @@ Design decisions:
   - `code`: on a `status` fault, the error code to answer with (without `status`, the vendor
     answers with the HTTP status it documents for that code); on a `job_failed` fault, the code
     the failed job reports.
-  - `envelope` (`status` faults only): which of the vendor's documented error-body shapes to use
-    (`ErrorEnvelope`), instead of the vendor's default.
+  - `envelope` (`status` faults only): which of the vendor's error-body shapes to use
+    (`ErrorEnvelope`), instead of the vendor's default. Each vendor has its own names
+    (`AceDataEnvelope`, `DeepSwapAIEnvelope`); a vendor given another vendor's name (a fault for
+    every provider) answers in its own default shape.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "JOB_FAULT_KINDS",
+    "AceDataEnvelope",
+    "DeepSwapAIEnvelope",
     "ErrorEnvelope",
     "Fault",
     "FaultBook",
@@ -66,13 +71,23 @@ FaultKind = Literal[
     "status", "latency", "drop", "timeout", "html", "truncated", "never_finish", "job_failed"
 ]
 
-ErrorEnvelope = Literal["standard", "success_false", "success_false_no_trace_id", "bare"]
-"""Error-body shapes of vendors whose documents show several (today: AceDataCloud).
+AceDataEnvelope = Literal["standard", "success_false", "success_false_no_trace_id", "bare"]
+"""AceDataCloud's documented error-body shapes.
 
 `standard`: `{"error": {"code", "message"}, "trace_id"}`; `success_false`: the same plus
 `"success": false`; `success_false_no_trace_id`: `{"success": false, "error": {"code",
 "message"}}`; `bare`: `{"error": "<message>"}`.
 """
+
+DeepSwapAIEnvelope = Literal["nested", "flat", "top_level"]
+"""DeepSwapAI's possible error-body shapes (its envelope is undocumented).
+
+`nested`: `{"success": false, "error": {"code", "message"}}`; `flat`: `{"success": false,
+"error": "<CODE>", "message"}`; `top_level`: `{"success": false, "code", "message"}`.
+"""
+
+ErrorEnvelope = Literal[AceDataEnvelope, DeepSwapAIEnvelope]
+"""Error-body shapes of vendors that have several: every vendor's names (`Fault.envelope`)."""
 
 JOB_FAULT_KINDS: frozenset[str] = frozenset({"never_finish", "job_failed"})
 """Kinds consumed by the vendor when it creates a job, not by the request pipeline."""

@@ -11,11 +11,12 @@ Design decisions (vendor-neutral; each vendor module words its own error message
 - Accepted input formats are JPEG, PNG and WebP (what the vendors emit). Anything else, bytes
   Pillow cannot decode, or more than 50 megapixels (a decompression bomb) is an invalid format.
 - **No-face rule**: an image of one flat colour (every band's `getextrema()` has min == max) has no
-  detectable face; any other image has exactly one face. Deterministic, cheap and easy to produce
-  in a test (`Image.new("RGB", (8, 8), "white")`).
+  detectable face; any other image has a face (exactly one, except where a vendor counts faces:
+  `deepswapai_images`). Deterministic, cheap and easy to produce in a test
+  (`Image.new("RGB", (8, 8), "white")`).
 - The "swap" pastes the source, cropped square and scaled to 40 % of the target's shorter side,
-  into the centre of the target through an elliptical mask. Output size always equals the target
-  size. Cartoon styles posterize the result.
+  into the centre of the target (or around a given point) through an elliptical mask. Output
+  size always equals the target size. Cartoon styles posterize the result.
 """
 
 from __future__ import annotations
@@ -146,16 +147,30 @@ def has_face(image: Image.Image) -> bool:
     return any(low != high for low, high in bands)
 
 
-def composite(source: Image.Image, target: Image.Image, *, posterize: bool = False) -> Image.Image:
-    """Paste `source` into the centre of `target` through an elliptical mask."""
+def composite(
+    source: Image.Image,
+    target: Image.Image,
+    *,
+    posterize: bool = False,
+    centre: tuple[float, float] | None = None,
+) -> Image.Image:
+    """Paste `source` into `target` through an elliptical mask.
+
+    The face is centred on `centre` (fractions of the width and height; default the middle),
+    moved inwards where it would cross an edge.
+    """
     has_alpha = target.mode in ("RGBA", "LA") or "transparency" in target.info
     base = target.convert("RGBA" if has_alpha else "RGB")
     side = max(1, int(min(base.size) * 0.4))
     face = ImageOps.fit(source.convert(base.mode), (side, side))
     mask = Image.new("L", (side, side), 0)
     ImageDraw.Draw(mask).ellipse((0, 0, side - 1, side - 1), fill=255)
-    left = (base.width - side) // 2
-    top = (base.height - side) // 2
+    if centre is None:
+        left = (base.width - side) // 2
+        top = (base.height - side) // 2
+    else:
+        left = min(max(0, round(centre[0] * base.width - side / 2)), base.width - side)
+        top = min(max(0, round(centre[1] * base.height - side / 2)), base.height - side)
     base.paste(face, (left, top), mask)
     if posterize:
         if has_alpha:
