@@ -96,9 +96,12 @@ def test_demo_runs_on_the_embedded_sandbox(
     with stamina.set_testing(True, attempts=3):
         assert cli.main(["demo", "-o", str(tmp_path), "--job-seconds", "0"]) == 0
     out = capsys.readouterr().out
-    for name in ("realistic.jpg", "cartoon.png", "fast.jpg", "acedata.png", "template.png"):
+    names = ("realistic.jpg", "cartoon.png", "fast.jpg", "acedata.png", "template.png")
+    for name in (*names, "failover.png"):
         assert (tmp_path / name).stat().st_size > 0
         assert name in out
     assert "NoFaceDetected" in out
     assert "uploaded   2 images" in out
     assert "Cyberpunk Neon" in out
+    assert "attempt    prospolabs: ProviderUnavailable" in out
+    assert "attempt    deepswapai: ok (failover after ProviderUnavailable" in out

@@ -65,3 +65,12 @@ def test_retries_draw_from_the_shared_budget() -> None:
     hook = retry_hook(budget, idempotent=True)
     assert [hook(errors.ProviderUnavailable("x")) for _ in range(3)] == [True, True, False]
     assert budget.attempts_left == 0
+
+
+def test_retry_cap_limits_one_exchange_not_the_budget() -> None:
+    budget = _budget(attempts=5)
+    budget.retry_cap = 1
+    first, second = retry_hook(budget, idempotent=True), retry_hook(budget, idempotent=True)
+    assert [first(errors.ProviderUnavailable("x")) for _ in range(2)] == [True, False]
+    assert second(errors.ProviderUnavailable("x")) is True
+    assert budget.attempts_left == 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import stamina
 
 from swapkit import SwapResult, errors
 from swapkit.providers.prospolabs import Prospolabs
@@ -124,3 +125,24 @@ def test_face_index_needs_a_provider_that_takes_it(
     with pytest.raises(errors.NoEligibleProvider, match=r"face_index"):
         swap(source=face_png, target=scene_png, face_index=1)
     assert swapkit_sandbox_server.sandbox.requests == []
+
+
+@pytest.mark.parametrize("max_attempts", [4, 10])
+def test_a_down_provider_is_retried_once_then_failed_over(
+    swap: Any, swapkit_sandbox_server: Any, face_png: bytes, scene_png: bytes, max_attempts: int
+) -> None:
+    swapkit_sandbox_server.sandbox.faults.add(_fault(status=503, times=2))
+    with stamina.set_testing(True, attempts=10):
+        result = swap(source=face_png, target=scene_png, max_attempts=max_attempts)
+    assert result.provider == "backup"
+    assert _submits(swapkit_sandbox_server) == 3  # prospolabs twice (one retry), backup once
+
+
+def test_the_last_provider_may_use_the_whole_budget(
+    swap: Any, swapkit_sandbox_server: Any, face_png: bytes, scene_png: bytes
+) -> None:
+    swapkit_sandbox_server.sandbox.faults.add(_fault(status=503, times=4))
+    with stamina.set_testing(True, attempts=10):
+        result = swap(source=face_png, target=scene_png, max_attempts=6)
+    assert result.provider == "backup"
+    assert _submits(swapkit_sandbox_server) == 5  # prospolabs 2, backup 2 failed + 1 served

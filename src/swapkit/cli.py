@@ -252,6 +252,15 @@ def _demo(args: argparse.Namespace) -> int:
                 options={"eventstation": {"gender": "female", "ratio": "square"}},
             )
             _print_result(result, result.save(out / f"template.{result.extension}"))
+
+        deepswapai = {"api_key": "ds-sandbox", "base_url": server.base_url("deepswapai")}
+        both = {"prospolabs": settings, "deepswapai": deepswapai}
+        with SwapClient(providers=both) as client:
+            print("\n7. Prospolabs is down (503 on every try); the swap fails over to DeepSwapAI")
+            sandbox.faults.add(Fault(provider="prospolabs", status=503, times=10))
+            result = client.swap(source=out / "face.png", target=out / "scene.png")
+            _print_result(result, result.save(out / f"failover.{result.extension}"))
+            sandbox.faults.clear()
     return 0
 
 

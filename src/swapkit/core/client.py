@@ -53,6 +53,7 @@ class _BaseClient:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         max_cost_usd: float | None = None,
         failover: Sequence[type[SwapError]] = DEFAULT_FAILOVER,
+        provider_retries: int = 1,
         plugin_manager: pluggy.PluginManager | None = None,
         clock: Clock | None = None,
         uploader: Uploader | None = None,
@@ -61,10 +62,13 @@ class _BaseClient:
             raise ConfigurationError("deadline must be a positive number of seconds")
         if max_attempts < 1:
             raise ConfigurationError("max_attempts must be at least 1")
+        if provider_retries < 0:
+            raise ConfigurationError("provider_retries must be 0 or more")
         self.deadline = deadline
         self.max_attempts = max_attempts
         self.max_cost_usd = max_cost_usd
         self.failover = tuple(failover)
+        self.provider_retries = provider_retries
         self._clock: Clock = clock or SystemClock()
         self._providers = _configure(providers, plugin_manager)
         self.uploader = uploader or installed_uploader(plugin_manager)
@@ -126,6 +130,7 @@ class _BaseClient:
             budget,
             failover=self.failover,
             uploads=Uploads(self.uploader),
+            provider_retries=self.provider_retries,
         )
 
 
@@ -140,6 +145,7 @@ class SwapClient(_BaseClient):
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         max_cost_usd: float | None = None,
         failover: Sequence[type[SwapError]] = DEFAULT_FAILOVER,
+        provider_retries: int = 1,
         plugin_manager: pluggy.PluginManager | None = None,
         clock: Clock | None = None,
         uploader: Uploader | None = None,
@@ -151,6 +157,7 @@ class SwapClient(_BaseClient):
             max_attempts=max_attempts,
             max_cost_usd=max_cost_usd,
             failover=failover,
+            provider_retries=provider_retries,
             plugin_manager=plugin_manager,
             clock=clock,
             uploader=uploader,
@@ -232,6 +239,7 @@ class AsyncSwapClient(_BaseClient):
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         max_cost_usd: float | None = None,
         failover: Sequence[type[SwapError]] = DEFAULT_FAILOVER,
+        provider_retries: int = 1,
         plugin_manager: pluggy.PluginManager | None = None,
         clock: Clock | None = None,
         uploader: Uploader | None = None,
@@ -243,6 +251,7 @@ class AsyncSwapClient(_BaseClient):
             max_attempts=max_attempts,
             max_cost_usd=max_cost_usd,
             failover=failover,
+            provider_retries=provider_retries,
             plugin_manager=plugin_manager,
             clock=clock,
             uploader=uploader,

@@ -12,7 +12,10 @@ Retries go through stamina.  The predicate handed to stamina is built per HTTP e
   it to stamina, unless it would overrun the deadline, in which case the error surfaces now.
 
 Every retry also draws from the swap's shared `Budget`, so retries inside one provider and hops
-between providers add up to ``max_attempts`` in total instead of multiplying.
+between providers add up to ``max_attempts`` in total instead of multiplying.  While another
+provider is still to be tried, one exchange is retried at most ``retry_cap`` times, so a vendor
+that is down cannot spend the whole budget before failover; the last provider may use all that
+is left.
 """
 
 from __future__ import annotations
@@ -82,6 +85,8 @@ class Budget:
     attempts_left: int
     deadline_at: float
     clock: Callable[[], float]
+    #: Retries allowed per exchange at the current provider (None: only the budget limits).
+    retry_cap: int | None = None
 
     def remaining_seconds(self) -> float:
         """Seconds until the swap's deadline (never negative)."""
@@ -98,8 +103,13 @@ class Budget:
 def retry_hook(budget: Budget, *, idempotent: bool) -> Callable[[Exception], bool | float]:
     """The stamina ``on=`` hook for one HTTP exchange (see the module docstring)."""
 
+    retries = 0
+
     def hook(exc: Exception) -> bool | float:
+        nonlocal retries
         if not isinstance(exc, ProviderError):
+            return False
+        if budget.retry_cap is not None and retries >= budget.retry_cap:
             return False
         if idempotent:
             if not isinstance(exc, _TRANSIENT):
@@ -111,6 +121,7 @@ def retry_hook(budget: Budget, *, idempotent: bool) -> Callable[[Exception], boo
             return False
         if not budget.take_attempt():
             return False
+        retries += 1
         return True if wait is None else wait
 
     return hook

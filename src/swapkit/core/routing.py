@@ -156,6 +156,7 @@ def swap_flow(
     *,
     failover: tuple[type[SwapError], ...] = DEFAULT_FAILOVER,
     uploads: Uploads | None = None,
+    provider_retries: int = 1,
 ) -> Flow:
     """Try the eligible providers in order until one returns a result."""
     uploads = uploads or Uploads()
@@ -186,10 +187,11 @@ def swap_flow(
     ]
     tried: list[Attempt] = []
     reason = "first eligible provider"
-    for provider in eligible:
+    for index, provider in enumerate(eligible):
         model = provider.model_for(prepared.request)
         if not budget.take_attempt():
             break
+        budget.retry_cap = provider_retries if index < len(eligible) - 1 else None
         attempt_started = clock()
         try:
             result = yield from provider_flow(provider, prepared, budget, uploads)
