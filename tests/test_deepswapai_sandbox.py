@@ -75,6 +75,7 @@ def submits(sandbox: Any) -> list[Any]:
 def test_swap_is_normalised(swap: Any, sandbox: Any, face_png: bytes, scene_png: bytes) -> None:
     result = swap(source=face_png, target=scene_png)
     assert (result.provider, result.media_type) == ("deepswapai", "image/png")
+    assert result.model == "image-swap-high"
     assert (result.width, result.height) == (64, 56)  # "high" keeps the target's size
     assert result.processing_seconds is not None
     assert result.processing_seconds < 60  # milliseconds became seconds

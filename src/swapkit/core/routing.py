@@ -224,6 +224,7 @@ def swap_flow(
         )
         return dataclasses.replace(
             result,
+            model=result.model or model,
             elapsed_seconds=clock() - started,
             cost_usd=cost,
             attempts=tuple(attempts),
