@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pluggy
 import pytest
 import stamina
+from hypothesis import settings
 from PIL import Image
 
 from swapkit import AsyncSwapClient, SwapClient, SwapResult
@@ -19,6 +20,12 @@ from swapkit.core.plugins import make_plugin_manager
 from .clock import FakeClock
 
 __all__ = ["FakeClock", "make_image", "run_swap"]
+
+# CI runs the property tests deterministically (a failure there is reproducible from the seed
+# printed); local runs stay random, which is how new failing inputs are found.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 pytest_plugins = ["tests.cassettes"]
 

@@ -91,7 +91,10 @@ class VendorContext:
         any loopback origin) are read from the result store in-process; other loopback URLs are
         fetched with httpx; any other URL raises `ImageProblem("fetch")`.
         """
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # e.g. "http://[::1": an unbalanced IPv6 bracket
+            raise ImageProblem("fetch", field_name, "malformed URL") from exc
         same_origin = f"{parts.scheme}://{parts.netloc}" == origin
         own = self.results.locate(parts.path)
         if own is not None and (same_origin or is_loopback_url(url)):
