@@ -35,7 +35,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -378,3 +378,36 @@ def cassette_target(request: pytest.FixtureRequest) -> Iterator[CassetteTarget]:
         sandbox.serve() as server,
     ):
         yield CassetteTarget(server.url, sandbox, clock)
+
+
+@pytest.fixture(params=["sync", "async"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Which client a cassette test runs with (part of every cassette's name)."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def cassette_swap(
+    kind: str,
+    cassette_target: CassetteTarget,
+    plugin_manager: Any,
+    request: pytest.FixtureRequest,
+) -> Callable[..., Any]:
+    """Swap through the test module's ``PROVIDER`` on the cassette target, with `kind`'s client.
+
+    Keyword ``settings`` override the provider's settings; every other keyword is a swap field.
+    """
+    from .conftest import run_swap
+
+    name = request.module.PROVIDER
+
+    def run(settings: dict[str, Any] | None = None, **fields: Any) -> Any:
+        provider = {**cassette_target.settings(name), **(settings or {})}
+        client = {
+            "providers": {name: provider},
+            "clock": cassette_target.clock,
+            "plugin_manager": plugin_manager,
+        }
+        return run_swap(kind, client, **fields)  # type: ignore[arg-type]
+
+    return run

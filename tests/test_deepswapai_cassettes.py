@@ -7,15 +7,14 @@ against the vendor, add ``SWAPKIT_RECORD_REAL=1 SWAPKIT_DEEPSWAPAI_API_KEY=...``
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-import pluggy
 import pytest
 
-from swapkit import SwapResult, errors
+from swapkit import errors
 
 from .cassettes import CassetteTarget
-from .conftest import make_image, run_swap
+from .conftest import make_image
 
 pytestmark = pytest.mark.vcr
 
@@ -23,46 +22,26 @@ FACE = make_image((48, 40), (220, 180, 150))
 SCENE = make_image((64, 56), (30, 90, 160))
 
 
-@pytest.fixture(params=["sync", "async"])
-def kind(request: pytest.FixtureRequest) -> Literal["sync", "async"]:
-    return request.param  # type: ignore[no-any-return]
+PROVIDER = "deepswapai"
 
 
-@pytest.fixture
-def swap(
-    kind: Literal["sync", "async"],
-    cassette_target: CassetteTarget,
-    plugin_manager: pluggy.PluginManager,
-) -> Any:
-    def run(settings: dict[str, Any] | None = None, **fields: Any) -> SwapResult:
-        provider = {**cassette_target.settings("deepswapai"), **(settings or {})}
-        client = {
-            "providers": {"deepswapai": provider},
-            "clock": cassette_target.clock,
-            "plugin_manager": plugin_manager,
-        }
-        return run_swap(kind, client, **fields)
-
-    return run
-
-
-def test_swap(swap: Any) -> None:
-    result = swap(source=FACE, target=SCENE, output_format="webp", quality="high")
+def test_swap(cassette_swap: Any) -> None:
+    result = cassette_swap(source=FACE, target=SCENE, output_format="webp", quality="high")
     assert (result.provider, result.media_type) == ("deepswapai", "image/webp")
     assert (result.width, result.height) == (64, 56)
     assert result.processing_seconds is not None
     assert (result.faces_detected, result.credits_used) == (1, 1)
 
 
-def test_no_face(swap: Any) -> None:
+def test_no_face(cassette_swap: Any) -> None:
     with pytest.raises(errors.NoFaceDetected) as info:
-        swap(source=make_image(pattern=False), target=SCENE)
+        cassette_swap(source=make_image(pattern=False), target=SCENE)
     assert info.value.code == "NO_FACE_DETECTED"
 
 
-def test_invalid_key(swap: Any) -> None:
+def test_invalid_key(cassette_swap: Any) -> None:
     with pytest.raises(errors.AuthenticationError):
-        swap(settings={"api_key": "wrong-key"}, source=FACE, target=SCENE)
+        cassette_swap(settings={"api_key": "wrong-key"}, source=FACE, target=SCENE)
 
 
 @pytest.mark.parametrize(
@@ -74,17 +53,19 @@ def test_invalid_key(swap: Any) -> None:
     ],
 )
 def test_error_code(
-    swap: Any, cassette_target: CassetteTarget, code: str, envelope: str, error: type
+    cassette_swap: Any, cassette_target: CassetteTarget, code: str, envelope: str, error: type
 ) -> None:
     cassette_target.fault(provider="deepswapai", code=code, envelope=envelope, times=1)
     with pytest.raises(error):
-        swap(source=FACE, target=SCENE)
+        cassette_swap(source=FACE, target=SCENE)
 
 
 @pytest.mark.parametrize(
     ("status", "error"), [(429, errors.RateLimited), (500, errors.ProviderUnavailable)]
 )
-def test_error_status(swap: Any, cassette_target: CassetteTarget, status: int, error: type) -> None:
+def test_error_status(
+    cassette_swap: Any, cassette_target: CassetteTarget, status: int, error: type
+) -> None:
     cassette_target.fault(provider="deepswapai", status=status, times=1)
     with pytest.raises(error):
-        swap(source=FACE, target=SCENE)
+        cassette_swap(source=FACE, target=SCENE)

@@ -7,15 +7,15 @@ SWAPKIT_EVENTSTATION_BASE_URL=...`` (see docs/cassettes.md).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import pluggy
 import pytest
 
-from swapkit import SwapClient, SwapResult, Template, errors
+from swapkit import SwapClient, Template, errors
 
 from .cassettes import CassetteTarget
-from .conftest import make_image, run_swap
+from .conftest import make_image
 
 pytestmark = pytest.mark.vcr
 
@@ -23,27 +23,7 @@ FACE = make_image((48, 40), (220, 180, 150))
 GIRL = {"eventstation": {"gender": "girl"}}
 
 
-@pytest.fixture(params=["sync", "async"])
-def kind(request: pytest.FixtureRequest) -> Literal["sync", "async"]:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def swap(
-    kind: Literal["sync", "async"],
-    cassette_target: CassetteTarget,
-    plugin_manager: pluggy.PluginManager,
-) -> Any:
-    def run(settings: dict[str, Any] | None = None, **fields: Any) -> SwapResult:
-        provider = {**cassette_target.settings("eventstation"), **(settings or {})}
-        client = {
-            "providers": {"eventstation": provider},
-            "clock": cassette_target.clock,
-            "plugin_manager": plugin_manager,
-        }
-        return run_swap(kind, client, **fields)
-
-    return run
+PROVIDER = "eventstation"
 
 
 def test_list_templates(
@@ -57,8 +37,10 @@ def test_list_templates(
 
 
 @pytest.mark.parametrize("api_version", ["v6", "v1"])
-def test_template_swap(swap: Any, cassette_target: CassetteTarget, api_version: str) -> None:
-    result = swap(
+def test_template_swap(
+    cassette_swap: Any, cassette_target: CassetteTarget, api_version: str
+) -> None:
+    result = cassette_swap(
         settings={"api_version": api_version}, source=FACE, target=Template("12"), options=GIRL
     )
     assert result.provider == "eventstation"
@@ -67,31 +49,35 @@ def test_template_swap(swap: Any, cassette_target: CassetteTarget, api_version: 
     assert cassette_target.clock.slept  # it polled until COMPLETED
 
 
-def test_prompt_swap(swap: Any) -> None:
-    result = swap(source=FACE, prompt="a knight in a storybook castle")
+def test_prompt_swap(cassette_swap: Any) -> None:
+    result = cassette_swap(source=FACE, prompt="a knight in a storybook castle")
     assert result.model == "self-prompt"
 
 
-def test_failed_job(swap: Any) -> None:
+def test_failed_job(cassette_swap: Any) -> None:
     with pytest.raises(errors.JobFailed):
-        swap(source=make_image(pattern=False), target=Template("12"), options=GIRL)
+        cassette_swap(source=make_image(pattern=False), target=Template("12"), options=GIRL)
 
 
-def test_unknown_template(swap: Any) -> None:
+def test_unknown_template(cassette_swap: Any) -> None:
     with pytest.raises(errors.InvalidRequest):
-        swap(source=FACE, target=Template("999999"), options=GIRL)
+        cassette_swap(source=FACE, target=Template("999999"), options=GIRL)
 
 
-def test_invalid_key(swap: Any) -> None:
+def test_invalid_key(cassette_swap: Any) -> None:
     with pytest.raises((errors.AuthenticationError, errors.PermissionDenied)):
-        swap(settings={"api_key": "wrong-key"}, source=FACE, target=Template("12"), options=GIRL)
+        cassette_swap(
+            settings={"api_key": "wrong-key"}, source=FACE, target=Template("12"), options=GIRL
+        )
 
 
 @pytest.mark.parametrize(
     ("word", "error"),
     [("TIMED_OUT", errors.ProviderTimeout), ("COMPLETED", errors.ResultInvalid)],
 )
-def test_terminal_word(swap: Any, cassette_target: CassetteTarget, word: str, error: type) -> None:
+def test_terminal_word(
+    cassette_swap: Any, cassette_target: CassetteTarget, word: str, error: type
+) -> None:
     cassette_target.fault(provider="eventstation", kind="job_failed", code=word, times=1)
     with pytest.raises(error):
-        swap(source=FACE, target=Template("12"), options=GIRL)
+        cassette_swap(source=FACE, target=Template("12"), options=GIRL)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import pluggy
 import pytest
 
-from swapkit import SwapResult, errors
+from swapkit import errors
 
 from .cassettes import CassetteTarget
-from .conftest import make_image, run_swap
+from .conftest import make_image
 
 pytestmark = pytest.mark.vcr
 
@@ -26,31 +25,15 @@ FACE = make_image((48, 40), (220, 180, 150))
 SCENE = make_image((64, 56), (30, 90, 160))
 
 
-@pytest.fixture(params=["sync", "async"])
-def kind(request: pytest.FixtureRequest) -> Kind:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def swap(kind: Kind, cassette_target: CassetteTarget, plugin_manager: pluggy.PluginManager) -> Any:
-    def run(settings: dict[str, Any] | None = None, **fields: Any) -> SwapResult:
-        provider = {**cassette_target.settings("prospolabs"), **(settings or {})}
-        client = {
-            "providers": {"prospolabs": provider},
-            "clock": cassette_target.clock,
-            "plugin_manager": plugin_manager,
-        }
-        return run_swap(kind, client, **fields)
-
-    return run
+PROVIDER = "prospolabs"
 
 
 def needs_fault(target: CassetteTarget, **fault: Any) -> None:
     target.fault(provider="prospolabs", **fault)
 
 
-def test_sync_swap(swap: Any) -> None:
-    result = swap(source=FACE, target=SCENE, output_format="png")
+def test_sync_swap(cassette_swap: Any) -> None:
+    result = cassette_swap(source=FACE, target=SCENE, output_format="png")
     assert (result.provider, result.model, result.media_type) == (
         "prospolabs",
         "realistic",
@@ -61,26 +44,26 @@ def test_sync_swap(swap: Any) -> None:
     assert result.processing_seconds is not None
 
 
-def test_async_swap_with_polling(swap: Any, cassette_target: CassetteTarget) -> None:
-    result = swap(source=FACE, target=SCENE, style="cartoon", deadline=600)
+def test_async_swap_with_polling(cassette_swap: Any, cassette_target: CassetteTarget) -> None:
+    result = cassette_swap(source=FACE, target=SCENE, style="cartoon", deadline=600)
     assert result.model == "cartoon"
     assert (result.width, result.height) == (64, 56)
     assert cassette_target.clock.slept  # it polled at least once before the job completed
 
 
-def test_no_face(swap: Any) -> None:
+def test_no_face(cassette_swap: Any) -> None:
     with pytest.raises(errors.NoFaceDetected):
-        swap(source=make_image(pattern=False), target=SCENE)
+        cassette_swap(source=make_image(pattern=False), target=SCENE)
 
 
-def test_invalid_key(swap: Any) -> None:
+def test_invalid_key(cassette_swap: Any) -> None:
     with pytest.raises(errors.AuthenticationError):
-        swap(settings={"api_key": "wrong-key"}, source=FACE, target=SCENE)
+        cassette_swap(settings={"api_key": "wrong-key"}, source=FACE, target=SCENE)
 
 
-def test_validation_error_list_detail(swap: Any) -> None:
+def test_validation_error_list_detail(cassette_swap: Any) -> None:
     with pytest.raises(errors.InvalidRequest, match="output_format"):
-        swap(source=FACE, target=SCENE, options={"prospolabs": {"output_format": "gif"}})
+        cassette_swap(source=FACE, target=SCENE, options={"prospolabs": {"output_format": "gif"}})
 
 
 @pytest.mark.parametrize(
@@ -92,28 +75,30 @@ def test_validation_error_list_detail(swap: Any) -> None:
         (504, errors.ProviderTimeout),
     ],
 )
-def test_error_status(swap: Any, cassette_target: CassetteTarget, status: int, error: type) -> None:
+def test_error_status(
+    cassette_swap: Any, cassette_target: CassetteTarget, status: int, error: type
+) -> None:
     needs_fault(cassette_target, status=status, times=1)
     with pytest.raises(error) as info:
-        swap(source=FACE, target=SCENE)
+        cassette_swap(source=FACE, target=SCENE)
     assert info.value.status_code == status
 
 
 @pytest.mark.parametrize("fault", ["html", "truncated"])
-def test_garbage_body(swap: Any, cassette_target: CassetteTarget, fault: str) -> None:
+def test_garbage_body(cassette_swap: Any, cassette_target: CassetteTarget, fault: str) -> None:
     needs_fault(cassette_target, kind=fault, times=1)
     with pytest.raises(errors.ProviderUnavailable):
-        swap(source=FACE, target=SCENE)
+        cassette_swap(source=FACE, target=SCENE)
 
 
-def test_job_not_found(swap: Any, cassette_target: CassetteTarget) -> None:
+def test_job_not_found(cassette_swap: Any, cassette_target: CassetteTarget) -> None:
     needs_fault(cassette_target, status=404, path="/v1/jobs/*", times=1)
     with pytest.raises(errors.JobNotFound):
-        swap(source=FACE, target=SCENE, deadline=600)
+        cassette_swap(source=FACE, target=SCENE, deadline=600)
 
 
 @pytest.mark.parametrize("deadline", [60, 600], ids=["sync-endpoint", "async-endpoint"])
-def test_job_failed(swap: Any, cassette_target: CassetteTarget, deadline: int) -> None:
+def test_job_failed(cassette_swap: Any, cassette_target: CassetteTarget, deadline: int) -> None:
     needs_fault(cassette_target, kind="job_failed", times=1)
     with pytest.raises(errors.JobFailed):
-        swap(source=FACE, target=SCENE, deadline=deadline)
+        cassette_swap(source=FACE, target=SCENE, deadline=deadline)
