@@ -153,6 +153,7 @@ def test_callback_url_is_signed_and_the_callback_verifies(
     body = json.loads(calls(sandbox, "/face/swap")[0].body)
     assert body["callback_url"].startswith("http://127.0.0.1:1/hook?app=1&swapkit_nonce=")
     sandbox.tick()
+    sandbox.wait_for_webhooks(1)  # deliveries run on a background thread
     (delivery,) = callbacks
     with SwapClient(providers={"acedata": settings}, plugin_manager=plugin_manager) as client:
         event = client.parse_webhook(

@@ -163,6 +163,7 @@ def test_webhook_url_uses_async_and_the_webhook_verifies(
     assert submits(sandbox)[0].path.endswith("/async")
     assert json.loads(submits(sandbox)[0].body)["webhook_url"] == "http://127.0.0.1:1/hook"
     sandbox.tick()
+    sandbox.wait_for_webhooks(1)  # deliveries run on a background thread
     (delivery,) = webhook_inbox
     client = SwapClient(
         providers={"prospolabs": {"api_key": "k", "webhook_secret": "whsec-sandbox"}},

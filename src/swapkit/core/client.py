@@ -19,14 +19,16 @@ import stamina
 from pydantic import ValidationError
 from typing_extensions import Self
 
+from swapkit.core.breaker import CircuitBreaker
 from swapkit.core.clock import Clock, SystemClock
 from swapkit.core.errors import ConfigurationError, InvalidRequest, SwapError
 from swapkit.core.flow import Flow, Send, Sleep, Step, Uploads, templates_flow, transport_error
 from swapkit.core.models import SwapRequest, SwapResult, Template, WebhookEvent
-from swapkit.core.plugins import installed_providers, installed_uploader
+from swapkit.core.plugins import Events, installed_providers, installed_uploader
 from swapkit.core.provider import Provider
 from swapkit.core.retry import Budget, retry_hook
-from swapkit.core.routing import DEFAULT_FAILOVER, prepare, swap_flow
+from swapkit.core.routing import DEFAULT_FAILOVER, Router, prepare, swap_flow
+from swapkit.core.strategies import Strategy, strategy_from
 from swapkit.core.uploads import Uploader
 
 __all__ = ["AsyncSwapClient", "SwapClient"]
@@ -54,6 +56,9 @@ class _BaseClient:
         max_cost_usd: float | None = None,
         failover: Sequence[type[SwapError]] = DEFAULT_FAILOVER,
         provider_retries: int = 1,
+        strategy: str | Strategy = "ordered",
+        circuit_breaker: CircuitBreaker | bool = True,
+        observers: Sequence[object] = (),
         plugin_manager: pluggy.PluginManager | None = None,
         clock: Clock | None = None,
         uploader: Uploader | None = None,
@@ -72,6 +77,26 @@ class _BaseClient:
         self._clock: Clock = clock or SystemClock()
         self._providers = _configure(providers, plugin_manager)
         self.uploader = uploader or installed_uploader(plugin_manager)
+        events = Events(plugin_manager, observers)
+        breaker: CircuitBreaker | None
+        if circuit_breaker is True:
+            breaker = CircuitBreaker(clock=self._clock.monotonic)
+        elif circuit_breaker is False:
+            breaker = None
+        else:
+            breaker = circuit_breaker
+        if breaker is not None and breaker.on_change is None:
+            breaker.on_change = lambda name, old, new: events.breaker_changed(
+                name, old.status, new.status
+            )
+        self.breaker = breaker
+        self._router = Router(
+            strategy=strategy_from(strategy),
+            breaker=breaker,
+            events=events,
+            failover=self.failover,
+            provider_retries=provider_retries,
+        )
 
     @property
     def providers(self) -> tuple[Provider, ...]:
@@ -124,14 +149,7 @@ class _BaseClient:
             deadline_at=clock() + (swap_request.deadline or self.deadline),
             clock=clock,
         )
-        return swap_flow(
-            self._providers,
-            prepared,
-            budget,
-            failover=self.failover,
-            uploads=Uploads(self.uploader),
-            provider_retries=self.provider_retries,
-        )
+        return swap_flow(self._providers, prepared, budget, self._router, Uploads(self.uploader))
 
 
 class SwapClient(_BaseClient):
@@ -146,6 +164,9 @@ class SwapClient(_BaseClient):
         max_cost_usd: float | None = None,
         failover: Sequence[type[SwapError]] = DEFAULT_FAILOVER,
         provider_retries: int = 1,
+        strategy: str | Strategy = "ordered",
+        circuit_breaker: CircuitBreaker | bool = True,
+        observers: Sequence[object] = (),
         plugin_manager: pluggy.PluginManager | None = None,
         clock: Clock | None = None,
         uploader: Uploader | None = None,
@@ -158,6 +179,9 @@ class SwapClient(_BaseClient):
             max_cost_usd=max_cost_usd,
             failover=failover,
             provider_retries=provider_retries,
+            strategy=strategy,
+            circuit_breaker=circuit_breaker,
+            observers=observers,
             plugin_manager=plugin_manager,
             clock=clock,
             uploader=uploader,
@@ -240,6 +264,9 @@ class AsyncSwapClient(_BaseClient):
         max_cost_usd: float | None = None,
         failover: Sequence[type[SwapError]] = DEFAULT_FAILOVER,
         provider_retries: int = 1,
+        strategy: str | Strategy = "ordered",
+        circuit_breaker: CircuitBreaker | bool = True,
+        observers: Sequence[object] = (),
         plugin_manager: pluggy.PluginManager | None = None,
         clock: Clock | None = None,
         uploader: Uploader | None = None,
@@ -252,6 +279,9 @@ class AsyncSwapClient(_BaseClient):
             max_cost_usd=max_cost_usd,
             failover=failover,
             provider_retries=provider_retries,
+            strategy=strategy,
+            circuit_breaker=circuit_breaker,
+            observers=observers,
             plugin_manager=plugin_manager,
             clock=clock,
             uploader=uploader,

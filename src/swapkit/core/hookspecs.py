@@ -6,8 +6,9 @@ match the specs below, made known through the ``swapkit`` entry-point group::
     [project.entry-points.swapkit]
     my_vendor = "my_package.swapkit_plugin"
 
-Hooks are synchronous and do no I/O: they only register things.  A spec is only ever extended
-by adding arguments, so existing plugins keep working.
+The registration hooks are synchronous and do no I/O: they only register things.  The observer
+hooks (below) report what swaps do, for logging and metrics.  A spec is only ever extended by
+adding arguments, so existing plugins keep working.
 """
 
 from __future__ import annotations
@@ -18,10 +19,21 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from swapkit.core.errors import SwapError
+    from swapkit.core.models import Attempt
     from swapkit.core.provider import Provider
     from swapkit.core.uploads import Uploader
 
-__all__ = ["hookimpl", "hookspec", "register_providers", "register_uploaders"]
+__all__ = [
+    "attempt_finished",
+    "attempt_started",
+    "breaker_changed",
+    "failover",
+    "hookimpl",
+    "hookspec",
+    "register_providers",
+    "register_uploaders",
+]
 
 hookspec = pluggy.HookspecMarker("swapkit")
 hookimpl = pluggy.HookimplMarker("swapkit")
@@ -43,3 +55,29 @@ def register_uploaders(register: Callable[[Uploader], None]) -> None:
     endpoint (for example to store them in the application's bucket).  At most one uploader
     may be registered; `SwapClient(uploader=...)` overrides it.
     """
+
+
+# -- observers ---------------------------------------------------------------------------------
+# Called while swaps run, synchronously, from the thread or task running the swap; they must be
+# quick and must not raise (an exception is logged and swallowed).  Register an object with
+# these methods through SwapClient(observers=[...]) or as an installed plugin.
+
+
+@hookspec
+def attempt_started(provider: str, model: str | None, reason: str) -> None:
+    """A try at `provider` begins; `reason` says why it was chosen."""
+
+
+@hookspec
+def attempt_finished(attempt: Attempt) -> None:
+    """A try ended; `attempt.error` is None on success.  Skipped providers are reported too."""
+
+
+@hookspec
+def failover(from_provider: str, to_provider: str, error: SwapError) -> None:
+    """A swap moves on from `from_provider` after `error`."""
+
+
+@hookspec
+def breaker_changed(provider: str, old: str, new: str) -> None:
+    """A provider's circuit breaker moved between ``closed``, ``open`` and ``half_open``."""

@@ -10,6 +10,7 @@ that no plugin implements a hook that does not exist.  Tests build their own man
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "Events",
     "get_plugin_manager",
     "installed_providers",
     "installed_uploader",
@@ -101,3 +103,46 @@ def installed_uploader(pm: pluggy.PluginManager | None = None) -> Uploader | Non
             "SwapClient(uploader=...)"
         )
     return found[0][0] if found else None
+
+
+_log = logging.getLogger("swapkit")
+
+
+class Events:
+    """Calls the observer hooks of the installed plugins and of one client's observers.
+
+    An observer that raises is logged and ignored: reporting must never break a swap.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager | None, observers: Iterable[object] = ()) -> None:
+        managers = [pm or get_plugin_manager()]
+        observers = list(observers)
+        if observers:
+            own = pluggy.PluginManager(ENTRY_POINT_GROUP)
+            own.add_hookspecs(hookspecs)
+            for observer in observers:
+                own.register(observer)
+            own.check_pending()
+            managers.append(own)
+        self._managers = managers
+
+    def _emit(self, name: str, **kwargs: object) -> None:
+        for manager in self._managers:
+            caller = getattr(manager.hook, name)
+            for impl in caller.get_hookimpls():
+                try:
+                    impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+                except Exception:
+                    _log.exception("swapkit observer %s.%s failed", impl.plugin_name, name)
+
+    def attempt_started(self, provider: str, model: str | None, reason: str) -> None:
+        self._emit("attempt_started", provider=provider, model=model, reason=reason)
+
+    def attempt_finished(self, attempt: object) -> None:
+        self._emit("attempt_finished", attempt=attempt)
+
+    def failover(self, from_provider: str, to_provider: str, error: object) -> None:
+        self._emit("failover", from_provider=from_provider, to_provider=to_provider, error=error)
+
+    def breaker_changed(self, provider: str, old: str, new: str) -> None:
+        self._emit("breaker_changed", provider=provider, old=old, new=new)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from swapkit.core.breaker import CircuitBreaker
 from swapkit.core.errors import (
     AllProvidersFailed,
     AuthenticationError,
@@ -33,13 +34,15 @@ from swapkit.core.errors import (
     ResultInvalid,
     SwapError,
 )
-from swapkit.core.flow import Flow, Uploads, provider_flow
+from swapkit.core.flow import Flow, Sleep, Uploads, provider_flow
 from swapkit.core.images import LoadedImage, load_image
 from swapkit.core.models import Attempt, SwapRequest, Template
+from swapkit.core.plugins import Events
 from swapkit.core.provider import PreparedSwap, Provider
 from swapkit.core.retry import Budget
+from swapkit.core.strategies import OrderedStrategy, Strategy
 
-__all__ = ["DEFAULT_FAILOVER", "ineligibility", "prepare", "swap_flow"]
+__all__ = ["DEFAULT_FAILOVER", "Router", "ineligibility", "prepare", "swap_flow"]
 
 #: Error classes that move a swap on to the next provider.
 DEFAULT_FAILOVER: tuple[type[ProviderError], ...] = (
@@ -149,86 +152,148 @@ def _too_large(provider: Provider, image: LoadedImage) -> ImageTooLarge | None:
     )
 
 
+@dataclasses.dataclass
+class Router:
+    """A client's routing policy: the order, the breakers, the observers, what fails over."""
+
+    strategy: Strategy = dataclasses.field(default_factory=OrderedStrategy)
+    breaker: CircuitBreaker | None = None
+    events: Events | None = None
+    failover: tuple[type[SwapError], ...] = DEFAULT_FAILOVER
+    provider_retries: int = 1
+
+
+def _unavailable(reasons: dict[str, SwapError]) -> SwapError:
+    """The error for a swap no provider could take: one provider's own, or all of them."""
+    if len(reasons) == 1:
+        return next(iter(reasons.values()))
+    return NoEligibleProvider(
+        {
+            name: why.message
+            if isinstance(why, ProviderError)
+            else str(why).removeprefix(f"{name}: ")
+            for name, why in reasons.items()
+        }
+    )
+
+
 def swap_flow(
     providers: Sequence[Provider],
     prepared: PreparedSwap,
     budget: Budget,
-    *,
-    failover: tuple[type[SwapError], ...] = DEFAULT_FAILOVER,
+    router: Router | None = None,
     uploads: Uploads | None = None,
-    provider_retries: int = 1,
 ) -> Flow:
-    """Try the eligible providers in order until one returns a result."""
+    """Try the eligible providers in the strategy's order until one returns a result.
+
+    Providers whose breaker is open are passed over; when every provider that could take the
+    swap is open and the deadline allows, the flow waits for the first to reopen.
+    """
+    router = router or Router()
     uploads = uploads or Uploads()
+    breaker, events = router.breaker, router.events
     clock = budget.clock
     started = clock()
+    attempts: list[Attempt] = []
+
+    def finish(attempt: Attempt) -> None:
+        attempts.append(attempt)
+        if events is not None:
+            events.attempt_finished(attempt)
+
     reasons: dict[str, SwapError] = {}
-    eligible: list[Provider] = []
+    able: list[Provider] = []
     for provider in providers:
         why = ineligibility(provider, prepared, uploads)
         if why is None:
-            eligible.append(provider)
+            able.append(provider)
         else:
             reasons[provider.name] = why
-    if not eligible:
-        if len(reasons) == 1:
-            raise next(iter(reasons.values()))
-        raise NoEligibleProvider(
-            {
-                name: why.message
-                if isinstance(why, ProviderError)
-                else str(why).removeprefix(f"{name}: ")
-                for name, why in reasons.items()
-            }
-        )
+            finish(Attempt(provider=provider.name, reason=f"skipped: {why}"))
+    if not able:
+        raise _unavailable(reasons)
 
-    attempts: list[Attempt] = [
-        Attempt(provider=name, reason=f"skipped: {why}") for name, why in reasons.items()
-    ]
+    pending = router.strategy.rank(able, prepared.request)
     tried: list[Attempt] = []
-    reason = "first eligible provider"
-    for index, provider in enumerate(eligible):
-        model = provider.model_for(prepared.request)
-        if not budget.take_attempt():
-            break
-        budget.retry_cap = provider_retries if index < len(eligible) - 1 else None
-        attempt_started = clock()
-        try:
-            result = yield from provider_flow(provider, prepared, budget, uploads)
-        except ProviderError as exc:
+    last_failure: tuple[str, ProviderError] | None = None
+    while True:
+        blocked: list[tuple[Provider, str, str]] = []
+        for index, (provider, chosen) in enumerate(pending):
+            gate = breaker.closed_reason(provider.name) if breaker is not None else None
+            if gate is not None:
+                blocked.append((provider, chosen, gate))
+                finish(Attempt(provider=provider.name, reason=f"skipped: {gate}"))
+                continue
+            if not budget.take_attempt():
+                if breaker is not None:
+                    breaker.release(provider.name)
+                break
+            model = provider.model_for(prepared.request)
+            reason = chosen
+            if last_failure is not None:
+                failed_at, error = last_failure
+                reason = f"failover after {type(error).__name__} from {failed_at}; {chosen}"
+                if events is not None:
+                    events.failover(failed_at, provider.name, error)
+            if events is not None:
+                events.attempt_started(provider.name, model, reason)
+            budget.retry_cap = router.provider_retries if index < len(pending) - 1 else None
+            attempt_started = clock()
+            try:
+                result = yield from provider_flow(provider, prepared, budget, uploads)
+            except ProviderError as exc:
+                attempt = Attempt(
+                    provider=provider.name,
+                    model=model,
+                    reason=reason,
+                    error=exc,
+                    elapsed_seconds=clock() - attempt_started,
+                    # An answered error costs nothing (the vendors refund or do not charge
+                    # 4xx/5xx); a timeout or dropped connection may have been charged: unknown.
+                    cost_usd=0.0 if (exc.status_code or 0) >= 400 else None,
+                )
+                tried.append(attempt)
+                finish(attempt)
+                router.strategy.observe(attempt)
+                if breaker is not None:
+                    breaker.record_failure(provider.name, exc)
+                if not isinstance(exc, router.failover) or budget.remaining_seconds() <= 0:
+                    raise
+                last_failure = (provider.name, exc)
+                continue
+            cost = provider.price_usd(prepared.request)
             attempt = Attempt(
-                provider=provider.name,
-                model=model,
-                reason=reason,
-                error=exc,
-                elapsed_seconds=clock() - attempt_started,
-                # An answered error costs nothing (the vendors refund or do not charge 4xx/5xx);
-                # a timeout or dropped connection may have been charged, so it is unknown.
-                cost_usd=0.0 if (exc.status_code or 0) >= 400 else None,
-            )
-            attempts.append(attempt)
-            tried.append(attempt)
-            if not isinstance(exc, failover) or budget.remaining_seconds() <= 0:
-                raise
-            reason = f"failover after {type(exc).__name__} from {provider.name}"
-            continue
-        cost = provider.price_usd(prepared.request)
-        attempts.append(
-            Attempt(
                 provider=provider.name,
                 model=result.model or model,
                 reason=reason,
                 elapsed_seconds=clock() - attempt_started,
                 cost_usd=cost,
             )
-        )
-        return dataclasses.replace(
-            result,
-            model=result.model or model,
-            elapsed_seconds=clock() - started,
-            cost_usd=cost,
-            attempts=tuple(attempts),
-        )
-    if len(tried) == 1 and tried[0].error is not None:
+            finish(attempt)
+            router.strategy.observe(attempt)
+            if breaker is not None:
+                breaker.record_success(provider.name)
+            return dataclasses.replace(
+                result,
+                model=result.model or model,
+                elapsed_seconds=clock() - started,
+                cost_usd=cost,
+                attempts=tuple(attempts),
+            )
+        if tried or not blocked or breaker is None:
+            break
+        reopen = min(breaker.reopens_at(p.name) or clock() for p, _, _ in blocked)
+        wait = max(0.0, reopen - clock())
+        if wait >= budget.remaining_seconds():
+            break
+        yield Sleep(wait)
+        pending = [(p, chosen) for p, chosen, _ in blocked]
+        blocked = []
+
+    for provider, _, gate in blocked:
+        reasons[provider.name] = ProviderUnavailable(gate, provider=provider.name)
+    if not tried:
+        raise _unavailable(reasons)
+    if len(tried) == 1 and tried[0].error is not None and not blocked:
         raise tried[0].error
     raise AllProvidersFailed(attempts)
