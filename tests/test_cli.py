@@ -97,7 +97,7 @@ def test_demo_runs_on_the_embedded_sandbox(
         assert cli.main(["demo", "-o", str(tmp_path), "--job-seconds", "0"]) == 0
     out = capsys.readouterr().out
     names = ("realistic.jpg", "cartoon.png", "fast.jpg", "acedata.png", "template.png")
-    for name in (*names, "failover.png"):
+    for name in (*names, "failover.png", "cheapest.png"):
         assert (tmp_path / name).stat().st_size > 0
         assert name in out
     assert "NoFaceDetected" in out
@@ -105,3 +105,5 @@ def test_demo_runs_on_the_embedded_sandbox(
     assert "Cyberpunk Neon" in out
     assert "attempt    prospolabs: ProviderUnavailable" in out
     assert "attempt    deepswapai: ok (failover after ProviderUnavailable" in out
+    assert "attempt    prospolabs: skipped: costs $0.0500 per swap, over the budget" in out
+    assert "attempt    deepswapai: ok (expected price $0.0100)" in out

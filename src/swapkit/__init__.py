@@ -18,22 +18,28 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from swapkit import errors
+    from swapkit.core.breaker import CircuitBreaker
     from swapkit.core.client import AsyncSwapClient, SwapClient
     from swapkit.core.hookspecs import hookimpl
     from swapkit.core.models import Attempt, SwapRequest, SwapResult, Template, WebhookEvent
     from swapkit.core.provider import Capabilities, Provider
     from swapkit.core.settings import ProviderSettings
+    from swapkit.core.strategies import Strategy
+    from swapkit.core.uploads import Uploader
 
 __all__ = [
     "AsyncSwapClient",
     "Attempt",
     "Capabilities",
+    "CircuitBreaker",
     "Provider",
     "ProviderSettings",
+    "Strategy",
     "SwapClient",
     "SwapRequest",
     "SwapResult",
     "Template",
+    "Uploader",
     "WebhookEvent",
     "errors",
     "hookimpl",
@@ -45,12 +51,15 @@ _HOMES = {
     "AsyncSwapClient": "swapkit.core.client",
     "Attempt": "swapkit.core.models",
     "Capabilities": "swapkit.core.provider",
+    "CircuitBreaker": "swapkit.core.breaker",
     "Provider": "swapkit.core.provider",
     "ProviderSettings": "swapkit.core.settings",
     "SwapClient": "swapkit.core.client",
     "SwapRequest": "swapkit.core.models",
     "SwapResult": "swapkit.core.models",
+    "Strategy": "swapkit.core.strategies",
     "Template": "swapkit.core.models",
+    "Uploader": "swapkit.core.uploads",
     "WebhookEvent": "swapkit.core.models",
     "hookimpl": "swapkit.core.hookspecs",
 }

@@ -84,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="provider to use; repeat for a fallback order (default: every installed one)",
     )
+    swap.add_argument(
+        "--strategy",
+        choices=["ordered", "cheapest", "fastest"],
+        default="ordered",
+        help="the order providers are tried in (default: the order given)",
+    )
+    swap.add_argument("--max-cost", type=float, metavar="USD", help="skip dearer providers")
     swap.add_argument("--style", choices=["realistic", "cartoon"])
     swap.add_argument("--quality", choices=["fast", "standard", "high", "max"])
     swap.add_argument("--format", dest="output_format", choices=["jpeg", "png", "webp"])
@@ -131,7 +138,9 @@ def _swap(args: argparse.Namespace) -> int:
         )
         if getattr(args, name) is not None
     }
-    with SwapClient(providers=args.providers) as client:
+    if args.max_cost is not None:
+        fields["max_cost_usd"] = args.max_cost
+    with SwapClient(providers=args.providers, strategy=args.strategy) as client:
         result = client.swap(source=args.source, target=args.target, **fields)
     result.save(args.output)
     _print_result(result, args.output)
@@ -148,6 +157,9 @@ def _print_result(result: SwapResult, path: Path) -> None:
     cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.3f}"
     print(f"  cost       {cost}")
     for attempt in result.attempts:
+        if attempt.skipped:
+            print(f"  attempt    {attempt.provider}: {attempt.reason}")
+            continue
         outcome = "ok" if attempt.error is None else f"{type(attempt.error).__name__}"
         print(f"  attempt    {attempt.provider}: {outcome} ({attempt.reason})")
 
@@ -261,6 +273,18 @@ def _demo(args: argparse.Namespace) -> int:
             result = client.swap(source=out / "face.png", target=out / "scene.png")
             _print_result(result, result.save(out / f"failover.{result.extension}"))
             sandbox.faults.clear()
+
+        priced = {
+            "prospolabs": {**settings, "price_usd": 0.05},
+            "deepswapai": {**deepswapai, "price_usd": 0.01},
+            "acedata": {**acedata, "price_usd": 0.02},
+        }
+        with SwapClient(providers=priced, strategy="cheapest") as client:
+            print("\n8. cost routing: the cheapest vendor first, under a budget of $0.03")
+            result = client.swap(
+                source=out / "face.png", target=out / "scene.png", max_cost_usd=0.03
+            )
+            _print_result(result, result.save(out / f"cheapest.{result.extension}"))
     return 0
 
 

@@ -115,11 +115,13 @@ class Attempt:
     error: SwapError | None = None
     elapsed_seconds: float = 0.0
     cost_usd: float | None = None
+    #: True when the provider was passed over before anything was sent (`reason` says why).
+    skipped: bool = False
 
     @property
     def ok(self) -> bool:
         """True when this attempt produced the result."""
-        return self.error is None
+        return self.error is None and not self.skipped
 
 
 @dataclasses.dataclass(frozen=True)

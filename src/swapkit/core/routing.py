@@ -209,7 +209,8 @@ def swap_flow(
             able.append(provider)
         else:
             reasons[provider.name] = why
-            finish(Attempt(provider=provider.name, reason=f"skipped: {why}"))
+            said = why.message if isinstance(why, ProviderError) else str(why)
+            finish(Attempt(provider=provider.name, reason=f"skipped: {said}", skipped=True))
     if not able:
         raise _unavailable(reasons)
 
@@ -222,7 +223,7 @@ def swap_flow(
             gate = breaker.closed_reason(provider.name) if breaker is not None else None
             if gate is not None:
                 blocked.append((provider, chosen, gate))
-                finish(Attempt(provider=provider.name, reason=f"skipped: {gate}"))
+                finish(Attempt(provider=provider.name, reason=f"skipped: {gate}", skipped=True))
                 continue
             if not budget.take_attempt():
                 if breaker is not None:
