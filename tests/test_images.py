@@ -75,7 +75,11 @@ def test_inspect_reads_size_and_type() -> None:
     assert (info.media_type, info.width, info.height) == ("image/jpeg", 33, 21)
 
 
-@pytest.mark.parametrize("data", [b"", b"<html>oops</html>", make_image()[:40]])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"<html>oops</html>", make_image()[:40], make_image((64, 64), fmt="JPEG")[:-300]],
+    ids=["empty", "html", "cut-png", "cut-jpeg"],
+)
 def test_inspect_rejects_missing_or_broken_results(data: bytes) -> None:
     with pytest.raises(errors.ResultInvalid):
         inspect_image(data, provider="x")

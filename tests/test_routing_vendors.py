@@ -207,6 +207,7 @@ def test_an_open_breaker_past_the_deadline_fails_at_once(
         ({"status": 429}, errors.RateLimited),
         ({"status": 504}, errors.ProviderTimeout),
         ({"kind": "job_failed"}, errors.JobFailed),
+        ({"kind": "truncated", "path": "/results/*"}, errors.ResultInvalid),
     ],
 )
 def test_the_default_failover_table(
@@ -284,3 +285,13 @@ def test_fastest_learns_from_attempts() -> None:
     ranked = strategy.rank([slow, quick], request)
     assert [p.name for p, _ in ranked] == ["prospolabs", "deepswapai"]
     assert ranked[1][1] == "expected latency 40.0 s"
+
+
+def test_the_deadline_bounds_a_vendor_that_hangs(
+    swap: Any, sandbox: Any, face_png: bytes, scene_png: bytes
+) -> None:
+    sandbox.faults.add(_fault("deepswapai", kind="timeout", seconds=5.0, times=1))
+    with pytest.raises(errors.ProviderTimeout) as info:
+        swap(["deepswapai"], source=face_png, target=scene_png, deadline=0.3)
+    assert "within 0.3s" in str(info.value)  # the HTTP timeout was cut to the deadline
+    assert not info.value.retryable  # the submit may have been accepted: never resent
