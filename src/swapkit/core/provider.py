@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 import httpx
+from pydantic import SecretStr
 
 from swapkit.core.errors import (
     ConfigurationError,
@@ -282,6 +283,19 @@ class Provider(ABC):
         if problem or self.settings.api_key is None:
             raise ConfigurationError(f"{self.name}: {problem}")
         return self.settings.api_key.get_secret_value()
+
+    def secret(self, setting: str, given: str | None = None) -> str:
+        """A secret for verifying webhooks: `given`, else the `setting`, else a
+        `ConfigurationError` naming the variable that sets it."""
+        if given:
+            return given
+        configured = getattr(self.settings, setting, None)
+        if isinstance(configured, SecretStr) and configured.get_secret_value():
+            return configured.get_secret_value()
+        raise ConfigurationError(
+            f"{self.name}: no {setting.replace('_', ' ')} to verify with; set "
+            f"{env_var(self.name, setting)} (the one the swap was sent with) or pass secret=..."
+        )
 
     def price_usd(self, request: SwapRequest) -> float | None:
         """What one swap of `request` costs here: the setting, else the vendor's list price."""

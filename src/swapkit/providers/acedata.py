@@ -354,16 +354,7 @@ class Acedata(Provider):
         secret: str | None = None,
         url: str | None = None,
     ) -> WebhookEvent:
-        key = secret or (
-            self.settings.callback_secret.get_secret_value()
-            if self.settings.callback_secret
-            else None
-        )
-        if not key:
-            raise ConfigurationError(
-                "acedata: no callback secret to verify with; set SWAPKIT_ACEDATA_CALLBACK_SECRET "
-                "(the same one the swap was sent with) or pass secret=..."
-            )
+        key = self.secret("callback_secret", secret)
         if not url:
             raise InvalidSignature(
                 "AceDataCloud callbacks are verified by the token in their URL: pass url= the "

@@ -42,7 +42,6 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from swapkit.core.errors import (
-    ConfigurationError,
     ImageTooLarge,
     InsufficientCredits,
     InvalidRequest,
@@ -322,16 +321,7 @@ class Prospolabs(Provider):
         secret: str | None = None,
         url: str | None = None,
     ) -> WebhookEvent:
-        key = secret or (
-            self.settings.webhook_secret.get_secret_value()
-            if self.settings.webhook_secret
-            else None
-        )
-        if not key:
-            raise ConfigurationError(
-                "prospolabs: no webhook secret to verify with; set "
-                "SWAPKIT_PROSPOLABS_WEBHOOK_SECRET or pass secret=..."
-            )
+        key = self.secret("webhook_secret", secret)
         signature = get_header(headers, "X-Prospo-Signature")
         if not signature:
             raise InvalidSignature("the webhook has no X-Prospo-Signature header")
