@@ -10,9 +10,11 @@ signatures in step.
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+import anyio.to_thread
 import httpx
 import pluggy
 import stamina
@@ -25,7 +27,7 @@ from swapkit.core.errors import ConfigurationError, InvalidRequest, SwapError
 from swapkit.core.flow import Flow, Send, Sleep, Step, Uploads, templates_flow, transport_error
 from swapkit.core.models import SwapRequest, SwapResult, Template, WebhookEvent
 from swapkit.core.plugins import Events, installed_providers, installed_uploader
-from swapkit.core.provider import Provider
+from swapkit.core.provider import PreparedSwap, Provider
 from swapkit.core.retry import Budget, retry_hook
 from swapkit.core.routing import DEFAULT_FAILOVER, Router, prepare, swap_flow
 from swapkit.core.strategies import Strategy, strategy_from
@@ -138,15 +140,18 @@ class _BaseClient:
         budget = Budget(self.max_attempts, clock() + self.deadline, clock)
         return templates_flow(provider, budget)
 
-    def _flow(self, request: SwapRequest | None, fields: Mapping[str, Any]) -> Flow:
+    def _request(self, request: SwapRequest | None, fields: Mapping[str, Any]) -> SwapRequest:
         swap_request = _build_request(request, fields)
         if swap_request.max_cost_usd is None and self.max_cost_usd is not None:
             swap_request = swap_request.model_copy(update={"max_cost_usd": self.max_cost_usd})
-        prepared = prepare(swap_request)
+        return swap_request
+
+    def _flow(self, prepared: PreparedSwap) -> Flow:
+        request = prepared.request
         clock = self._clock.monotonic
         budget = Budget(
-            attempts_left=swap_request.max_attempts or self.max_attempts,
-            deadline_at=clock() + (swap_request.deadline or self.deadline),
+            attempts_left=request.max_attempts or self.max_attempts,
+            deadline_at=clock() + (request.deadline or self.deadline),
             clock=clock,
         )
         return swap_flow(self._providers, prepared, budget, self._router, Uploads(self.uploader))
@@ -195,7 +200,7 @@ class SwapClient(_BaseClient):
         Pass a `SwapRequest`, or its fields as keyword arguments (or both: the keywords
         override the request's fields).
         """
-        return self._drive(self._flow(request, fields))
+        return self._drive(self._flow(prepare(self._request(request, fields))))
 
     def list_templates(self, provider: str) -> list[Template]:
         """The templates (scenes) a template provider offers, for ``target=Template(id)``."""
@@ -291,7 +296,12 @@ class AsyncSwapClient(_BaseClient):
 
     async def swap(self, request: SwapRequest | None = None, /, **fields: Any) -> SwapResult:
         """Swap the face from `source` into `target`; see `SwapClient.swap`."""
-        return await self._drive(self._flow(request, fields))
+        swap_request = self._request(request, fields)
+        if _reads_files(swap_request):  # keep a large file read off the event loop
+            prepared = await anyio.to_thread.run_sync(prepare, swap_request)
+        else:
+            prepared = prepare(swap_request)
+        return await self._drive(self._flow(prepared))
 
     async def list_templates(self, provider: str) -> list[Template]:
         """The templates a template provider offers; see `SwapClient.list_templates`."""
@@ -346,6 +356,16 @@ class AsyncSwapClient(_BaseClient):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _reads_files(request: SwapRequest) -> bool:
+    """Whether preparing `request` reads a local file (a path, not bytes, a URL or data:)."""
+    images = (request.source, request.target)
+    return any(
+        isinstance(image, Path)
+        or (isinstance(image, str) and not image.startswith(("http://", "https://", "data:")))
+        for image in images
+    )
 
 
 def _build_request(request: SwapRequest | None, fields: Mapping[str, Any]) -> SwapRequest:
