@@ -380,12 +380,6 @@ def cassette_target(request: pytest.FixtureRequest) -> Iterator[CassetteTarget]:
         yield CassetteTarget(server.url, sandbox, clock)
 
 
-@pytest.fixture(params=["sync", "async"])
-def kind(request: pytest.FixtureRequest) -> str:
-    """Which client a cassette test runs with (part of every cassette's name)."""
-    return request.param  # type: ignore[no-any-return]
-
-
 @pytest.fixture
 def cassette_swap(
     kind: str,

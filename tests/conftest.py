@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import pluggy
@@ -95,3 +95,56 @@ def run_swap(kind: Literal["sync", "async"], client: dict[str, Any], **fields: A
             return await async_client.swap(**fields)
 
     return asyncio.run(go())
+
+
+# -- a provider against the served sandbox ------------------------------------------------------
+# Modules that test one provider against the sandbox set ``PROVIDER = "<name>"`` (and, for extra
+# provider settings, ``SETTINGS = {...}``) and get these fixtures; a module may override any.
+
+
+@pytest.fixture(params=["sync", "async"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Which client runs the test: every such test runs once with each."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def sandbox(swapkit_sandbox_server: Any) -> Any:
+    """The `Sandbox` behind the served one."""
+    return swapkit_sandbox_server.sandbox
+
+
+@pytest.fixture
+def settings(swapkit_sandbox_server: Any, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The module's ``PROVIDER`` settings pointing at the sandbox, with its default key."""
+    name = request.module.PROVIDER
+    key = swapkit_sandbox_server.sandbox.vendors[name].default_api_keys[0]
+    extra = getattr(request.module, "SETTINGS", {})
+    return {"api_key": key, "base_url": swapkit_sandbox_server.base_url(name), **extra}
+
+
+@pytest.fixture
+def swap(
+    kind: Literal["sync", "async"],
+    settings: dict[str, Any],
+    clock: FakeClock,
+    plugin_manager: pluggy.PluginManager,
+    request: pytest.FixtureRequest,
+) -> Callable[..., SwapResult]:
+    """Swap through the module's ``PROVIDER`` with `kind`'s client.
+
+    ``client={...}`` adds client keywords; its ``"settings"`` entry overrides provider settings.
+    """
+    name = request.module.PROVIDER
+
+    def run(*, client: dict[str, Any] | None = None, **fields: Any) -> SwapResult:
+        extra = dict(client or {})
+        options = {
+            "providers": {name: {**settings, **extra.pop("settings", {})}},
+            "clock": clock,
+            "plugin_manager": plugin_manager,
+            **extra,
+        }
+        return run_swap(kind, options, **fields)
+
+    return run

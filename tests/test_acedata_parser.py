@@ -278,6 +278,7 @@ def test_callback_is_verified_by_its_url_token() -> None:
             "swapkit_token=", "swapkit_token=0"
         ),
     ],
+    ids=["no-url", "no-token", "other-secret", "altered-token"],
 )
 def test_forged_callbacks_are_rejected(url: str | None) -> None:
     with pytest.raises(errors.InvalidSignature):

@@ -6,9 +6,8 @@ Each test runs once per client on a sandbox served on loopback that shares the t
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -16,13 +15,18 @@ import pluggy
 import pytest
 import stamina
 
-from swapkit import SwapClient, SwapResult, errors
+from swapkit import SwapClient, errors
 from swapkit.core.images import LoadedImage
 from swapkit.core.uploads import Uploader
 
-from .conftest import FakeClock, make_image, run_swap
+from .conftest import FakeClock, make_image
+from .sandbox.helpers import LoopbackServer
 
 KEY = "acedata-sandbox"
+
+
+PROVIDER = "acedata"
+SETTINGS = {"callback_secret": "cb-secret"}
 
 
 @pytest.fixture
@@ -42,40 +46,6 @@ def swapkit_sandbox_config(clock: FakeClock, callbacks: list[httpx.Request]) -> 
         "webhook_retry_delays": (0.0,),
         "webhook_transport": httpx.MockTransport(receive),
     }
-
-
-@pytest.fixture
-def sandbox(swapkit_sandbox_server: Any) -> Any:
-    return swapkit_sandbox_server.sandbox
-
-
-@pytest.fixture
-def settings(swapkit_sandbox_server: Any) -> dict[str, Any]:
-    return {
-        "api_key": KEY,
-        "base_url": swapkit_sandbox_server.base_url("acedata"),
-        "callback_secret": "cb-secret",
-    }
-
-
-@pytest.fixture(params=["sync", "async"])
-def swap(
-    request: pytest.FixtureRequest,
-    settings: dict[str, Any],
-    clock: FakeClock,
-    plugin_manager: pluggy.PluginManager,
-) -> Any:
-    def run(*, client: dict[str, Any] | None = None, **fields: Any) -> SwapResult:
-        extra = dict(client or {})
-        options = {
-            "providers": {"acedata": {**settings, **extra.pop("settings", {})}},
-            "clock": clock,
-            "plugin_manager": plugin_manager,
-            **extra,
-        }
-        return run_swap(request.param, options, **fields)
-
-    return run
 
 
 def calls(sandbox: Any, fragment: str) -> list[Any]:
@@ -245,9 +215,9 @@ def test_a_failed_task_raises_its_code(
     assert len(calls(sandbox, "/face/swap")) == 1
 
 
-@pytest.mark.parametrize("kind", ["html", "truncated"])
-def test_garbage(swap: Any, sandbox: Any, face_png: bytes, scene_png: bytes, kind: str) -> None:
-    sandbox.faults.add(_fault(kind=kind, path="/face/swap", times=1))
+@pytest.mark.parametrize("garbage", ["html", "truncated"])
+def test_garbage(swap: Any, sandbox: Any, face_png: bytes, scene_png: bytes, garbage: str) -> None:
+    sandbox.faults.add(_fault(kind=garbage, path="/face/swap", times=1))
     with pytest.raises(errors.ProviderUnavailable):
         swap(source=face_png, target=scene_png)
 
@@ -296,15 +266,8 @@ class _Bucket(BaseHTTPRequestHandler):
 @pytest.fixture
 def bucket() -> Iterator[str]:
     handler = type("Bucket", (_Bucket,), {"store": {}})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with LoopbackServer(handler, "") as server:
+        yield server.url
 
 
 class BucketUploader(Uploader):

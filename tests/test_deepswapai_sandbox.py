@@ -10,11 +10,14 @@ import pluggy
 import pytest
 from PIL import Image, ImageDraw
 
-from swapkit import SwapClient, SwapResult, errors
+from swapkit import SwapClient, errors
 
-from .conftest import FakeClock, make_image, run_swap
+from .conftest import FakeClock, make_image
 
 KEY = "ds-sandbox"
+
+
+PROVIDER = "deepswapai"
 
 
 @pytest.fixture
@@ -36,36 +39,6 @@ def swapkit_sandbox_config(
         "credits": credits,
         "vendor_options": {"deepswapai": vendor_options},
     }
-
-
-@pytest.fixture
-def sandbox(swapkit_sandbox_server: Any) -> Any:
-    return swapkit_sandbox_server.sandbox
-
-
-@pytest.fixture
-def settings(swapkit_sandbox_server: Any) -> dict[str, Any]:
-    return {"api_key": KEY, "base_url": swapkit_sandbox_server.base_url("deepswapai")}
-
-
-@pytest.fixture(params=["sync", "async"])
-def swap(
-    request: pytest.FixtureRequest,
-    settings: dict[str, Any],
-    clock: FakeClock,
-    plugin_manager: pluggy.PluginManager,
-) -> Any:
-    def run(*, client: dict[str, Any] | None = None, **fields: Any) -> SwapResult:
-        extra = dict(client or {})
-        options = {
-            "providers": {"deepswapai": {**settings, **extra.pop("settings", {})}},
-            "clock": clock,
-            "plugin_manager": plugin_manager,
-            **extra,
-        }
-        return run_swap(request.param, options, **fields)
-
-    return run
 
 
 def submits(sandbox: Any) -> list[Any]:

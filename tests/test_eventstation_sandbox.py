@@ -12,12 +12,15 @@ from typing import Any
 import pluggy
 import pytest
 
-from swapkit import AsyncSwapClient, SwapClient, SwapResult, Template, errors
+from swapkit import AsyncSwapClient, SwapClient, Template, errors
 
-from .conftest import FakeClock, make_image, run_swap
+from .conftest import FakeClock, make_image
 
 KEY = "es-sandbox"
 GIRL = {"eventstation": {"gender": "girl"}}
+
+
+PROVIDER = "eventstation"
 
 
 @pytest.fixture
@@ -33,38 +36,6 @@ def swapkit_sandbox_config(clock: FakeClock, vendor_options: dict[str, Any]) -> 
         "job_seconds": 12.0,
         "vendor_options": {"eventstation": options},
     }
-
-
-@pytest.fixture
-def sandbox(swapkit_sandbox_server: Any) -> Any:
-    return swapkit_sandbox_server.sandbox
-
-
-@pytest.fixture
-def settings(swapkit_sandbox_server: Any) -> dict[str, Any]:
-    return {"api_key": KEY, "base_url": swapkit_sandbox_server.base_url("eventstation")}
-
-
-@pytest.fixture(params=["sync", "async"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def swap(
-    kind: str, settings: dict[str, Any], clock: FakeClock, plugin_manager: pluggy.PluginManager
-) -> Any:
-    def run(*, client: dict[str, Any] | None = None, **fields: Any) -> SwapResult:
-        extra = dict(client or {})
-        options = {
-            "providers": {"eventstation": {**settings, **extra.pop("settings", {})}},
-            "clock": clock,
-            "plugin_manager": plugin_manager,
-            **extra,
-        }
-        return run_swap(kind, options, **fields)  # type: ignore[arg-type]
-
-    return run
 
 
 def calls(sandbox: Any, fragment: str) -> list[Any]:

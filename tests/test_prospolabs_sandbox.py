@@ -18,9 +18,12 @@ import stamina
 
 from swapkit import SwapClient, SwapResult, errors
 
-from .conftest import FakeClock, make_image, run_swap
+from .conftest import FakeClock, make_image
 
 Swap = Callable[..., SwapResult]
+
+
+PROVIDER = "prospolabs"
 
 
 @pytest.fixture
@@ -40,37 +43,6 @@ def swapkit_sandbox_config(clock: FakeClock, webhook_inbox: list[httpx.Request])
         "webhook_retry_delays": (0.0,),
         "webhook_transport": httpx.MockTransport(receive),
     }
-
-
-@pytest.fixture
-def settings(swapkit_sandbox_server: Any) -> dict[str, Any]:
-    return {"api_key": "prsp-sandbox", "base_url": swapkit_sandbox_server.base_url("prospolabs")}
-
-
-@pytest.fixture
-def sandbox(swapkit_sandbox_server: Any) -> Any:
-    return swapkit_sandbox_server.sandbox
-
-
-@pytest.fixture(params=["sync", "async"])
-def swap(
-    request: pytest.FixtureRequest,
-    settings: dict[str, Any],
-    clock: FakeClock,
-    plugin_manager: pluggy.PluginManager,
-) -> Swap:
-    def run(*, client: dict[str, Any] | None = None, **fields: Any) -> SwapResult:
-        extra = dict(client or {})
-        provider_settings = {**settings, **extra.pop("settings", {})}
-        options = {
-            "providers": {"prospolabs": provider_settings},
-            "clock": clock,
-            "plugin_manager": plugin_manager,
-            **extra,
-        }
-        return run_swap(request.param, options, **fields)
-
-    return run
 
 
 def submits(sandbox: Any) -> list[Any]:
@@ -241,11 +213,11 @@ def test_status_faults_arrive_as_their_class(
     assert info.value.provider == "prospolabs"
 
 
-@pytest.mark.parametrize("kind", ["html", "truncated"])
+@pytest.mark.parametrize("garbage", ["html", "truncated"])
 def test_garbage_bodies_are_provider_errors(
-    swap: Swap, sandbox: Any, face_png: bytes, scene_png: bytes, kind: str
+    swap: Swap, sandbox: Any, face_png: bytes, scene_png: bytes, garbage: str
 ) -> None:
-    sandbox.faults.add(_fault(kind=kind, times=1))
+    sandbox.faults.add(_fault(kind=garbage, times=1))
     with pytest.raises(errors.ProviderUnavailable):
         swap(source=face_png, target=scene_png)
 

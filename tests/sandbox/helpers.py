@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from PIL import Image
+from typing_extensions import Self
 
 KEY = "prsp-sandbox"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -82,31 +85,18 @@ def ace_body(client: Any, **overrides: Any) -> dict[str, Any]:
     return body
 
 
-class FileServer:
-    """A loopback HTTP server answering every GET with `data` (an image host for input URLs)."""
+class LoopbackServer:
+    """A real HTTP server on 127.0.0.1 (a free port) running `handler` on a thread while the
+    `with` block runs; `url` is its address plus `path`."""
 
-    def __init__(self, data: bytes, media_type: str = "image/png") -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", media_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/image.png"
+    def __init__(self, handler: type[BaseHTTPRequestHandler], path: str = "/") -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{path}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
 
-    def __enter__(self) -> FileServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -116,20 +106,37 @@ class FileServer:
         self._server.server_close()
 
 
-class Receiver:
+class _QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class FileServer(LoopbackServer):
+    """A loopback HTTP server answering every GET with `data` (an image host for input URLs)."""
+
+    def __init__(self, data: bytes, media_type: str = "image/png") -> None:
+        class Handler(_QuietHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", media_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        super().__init__(Handler, "/image.png")
+
+
+class Receiver(LoopbackServer):
     """A loopback webhook receiver on a real socket; answers with `statuses` in turn (then 200)."""
 
     def __init__(self, statuses: tuple[int, ...] = ()) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
         self.bodies: list[bytes] = []
         self.headers: list[dict[str, str]] = []
         self.paths: list[str] = []  # request targets, query string included
         statuses_left = list(statuses)
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.bodies.append(body)
@@ -139,20 +146,4 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    def __enter__(self) -> Receiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._thread.join()
-        self._server.server_close()
+        super().__init__(Handler, "/hook")
