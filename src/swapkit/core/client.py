@@ -232,9 +232,8 @@ class SwapClient(_BaseClient):
         hook = retry_hook(step.budget, idempotent=step.idempotent)
         for attempt in stamina.retry_context(on=hook, attempts=None, timeout=None):
             with attempt:
-                step.request.extensions["timeout"] = httpx.Timeout(step.timeout_now()).as_dict()
                 try:
-                    response = self._http.send(step.request)
+                    response = self._http.send(step.ready())
                 except httpx.TransportError as exc:
                     raise transport_error(exc, step) from exc
                 step.check(response)
@@ -333,9 +332,8 @@ class AsyncSwapClient(_BaseClient):
         hook = retry_hook(step.budget, idempotent=step.idempotent)
         async for attempt in stamina.retry_context(on=hook, attempts=None, timeout=None):
             with attempt:
-                step.request.extensions["timeout"] = httpx.Timeout(step.timeout_now()).as_dict()
                 try:
-                    response = await self._http.send(step.request)
+                    response = await self._http.send(step.ready())
                 except httpx.TransportError as exc:
                     raise transport_error(exc, step) from exc
                 step.check(response)

@@ -79,6 +79,11 @@ class Send:
             error_for or provider.error_from_response,
         )
 
+    def ready(self) -> httpx.Request:
+        """The request, its HTTP timeout set to what the deadline leaves (for each try)."""
+        self.request.extensions["timeout"] = httpx.Timeout(self.timeout_now()).as_dict()
+        return self.request
+
     def check(self, response: httpx.Response) -> None:
         """Raise the swapkit error for a response that is not a success."""
         if not response.is_success:
