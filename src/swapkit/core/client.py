@@ -10,7 +10,6 @@ signatures in step.
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -25,6 +24,7 @@ from swapkit.core.breaker import CircuitBreaker
 from swapkit.core.clock import Clock, SystemClock
 from swapkit.core.errors import ConfigurationError, InvalidRequest, SwapError
 from swapkit.core.flow import Flow, Send, Sleep, Step, Uploads, templates_flow, transport_error
+from swapkit.core.images import is_file_reference
 from swapkit.core.models import SwapRequest, SwapResult, Template, WebhookEvent
 from swapkit.core.plugins import Events, installed_providers, installed_uploader
 from swapkit.core.provider import PreparedSwap, Provider
@@ -296,7 +296,8 @@ class AsyncSwapClient(_BaseClient):
     async def swap(self, request: SwapRequest | None = None, /, **fields: Any) -> SwapResult:
         """Swap the face from `source` into `target`; see `SwapClient.swap`."""
         swap_request = self._request(request, fields)
-        if _reads_files(swap_request):  # keep a large file read off the event loop
+        if any(map(is_file_reference, (swap_request.source, swap_request.target))):
+            # keep the read of a (possibly large) file off the event loop
             prepared = await anyio.to_thread.run_sync(prepare, swap_request)
         else:
             prepared = prepare(swap_request)
@@ -354,16 +355,6 @@ class AsyncSwapClient(_BaseClient):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-def _reads_files(request: SwapRequest) -> bool:
-    """Whether preparing `request` reads a local file (a path, not bytes, a URL or data:)."""
-    images = (request.source, request.target)
-    return any(
-        isinstance(image, Path)
-        or (isinstance(image, str) and not image.startswith(("http://", "https://", "data:")))
-        for image in images
-    )
 
 
 def _build_request(request: SwapRequest | None, fields: Mapping[str, Any]) -> SwapRequest:

@@ -31,6 +31,7 @@ __all__ = [
     "LoadedImage",
     "convert_image",
     "inspect_image",
+    "is_file_reference",
     "load_image",
     "sniff_media_type",
 ]
@@ -96,12 +97,22 @@ class LoadedImage:
         return f"data:{self.media_type};base64,".encode() + self.base64
 
 
+_URL_PREFIXES = ("http://", "https://")
+
+
+def is_file_reference(value: object) -> bool:
+    """Whether loading `value` reads a local file (a path, as opposed to bytes, a URL or data:)."""
+    if isinstance(value, Path):
+        return True
+    return isinstance(value, str) and not value.startswith((*_URL_PREFIXES, "data:"))
+
+
 def load_image(value: ImageInput, role: str) -> LoadedImage:
     """Turn a caller's image argument into a `LoadedImage`, or raise a clear input error."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _from_bytes(bytes(value) if not isinstance(value, bytes) else value, role, "bytes")
     if isinstance(value, str):
-        if value.startswith(("http://", "https://")):
+        if value.startswith(_URL_PREFIXES):
             return LoadedImage(role=role, origin=value, url=value)
         if value.startswith("data:"):
             return _from_bytes(_decode_data_uri(value, role), role, "data: URI")
