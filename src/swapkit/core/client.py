@@ -74,8 +74,6 @@ class _BaseClient:
         self.deadline = deadline
         self.max_attempts = max_attempts
         self.max_cost_usd = max_cost_usd
-        self.failover = tuple(failover)
-        self.provider_retries = provider_retries
         self._clock: Clock = clock or SystemClock()
         self._providers = _configure(providers, plugin_manager)
         self.uploader = uploader or installed_uploader(plugin_manager)
@@ -91,14 +89,18 @@ class _BaseClient:
             breaker.on_change = lambda name, old, new: events.breaker_changed(
                 name, old.status, new.status
             )
-        self.breaker = breaker
         self._router = Router(
             strategy=strategy_from(strategy),
             breaker=breaker,
             events=events,
-            failover=self.failover,
+            failover=tuple(failover),
             provider_retries=provider_retries,
         )
+
+    @property
+    def breaker(self) -> CircuitBreaker | None:
+        """The providers' circuit breakers (None when turned off)."""
+        return self._router.breaker
 
     @property
     def providers(self) -> tuple[Provider, ...]:
