@@ -70,5 +70,5 @@ def test_error_code(
 
 def test_failed_task(cassette_swap: Any, cassette_target: CassetteTarget) -> None:
     cassette_target.fault(provider="acedata", kind="job_failed", code="api_error", times=1)
-    with pytest.raises(errors.ProviderUnavailable):
+    with pytest.raises(errors.JobFailed):
         cassette_swap(source=FACE, target=SCENE, deadline=600)

@@ -183,7 +183,7 @@ def test_unfinished_task_records(record: dict[str, Any]) -> None:
     [
         (
             {"success": False, "error": {"code": "api_error", "message": "fetch failed"}},
-            errors.ProviderUnavailable,
+            errors.JobFailed,
         ),
         (
             {"success": False, "error": {"code": "forbidden", "message": "nsfw"}},
@@ -191,7 +191,7 @@ def test_unfinished_task_records(record: dict[str, Any]) -> None:
         ),
         (
             {"success": False, "error": {"code": "timeout", "message": "slow"}},
-            errors.ProviderTimeout,
+            errors.JobFailed,
         ),
         ({"success": False}, errors.JobFailed),
     ],

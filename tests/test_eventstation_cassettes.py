@@ -73,7 +73,7 @@ def test_invalid_key(cassette_swap: Any) -> None:
 
 @pytest.mark.parametrize(
     ("word", "error"),
-    [("TIMED_OUT", errors.ProviderTimeout), ("COMPLETED", errors.ResultInvalid)],
+    [("TIMED_OUT", errors.JobFailed), ("COMPLETED", errors.ResultInvalid)],
 )
 def test_terminal_word(
     cassette_swap: Any, cassette_target: CassetteTarget, word: str, error: type

@@ -163,7 +163,7 @@ def test_data_uri_output_is_accepted() -> None:
         ({"status": "COMPLETED", "output": {"images": ["@@not base64@@"]}}, errors.ResultInvalid),
         ({"status": "FAILED", "error": "bad input"}, errors.JobFailed),
         ({"status": "CANCELLED"}, errors.JobFailed),
-        ({"status": "TIMED_OUT"}, errors.ProviderTimeout),
+        ({"status": "TIMED_OUT"}, errors.JobFailed),
     ],
 )
 def test_terminal_failures(data: dict[str, Any], error: type) -> None:

@@ -122,7 +122,7 @@ def test_no_face_ends_failed(swap: Any) -> None:
     ("word", "error"),
     [
         ("CANCELLED", errors.JobFailed),
-        ("TIMED_OUT", errors.ProviderTimeout),
+        ("TIMED_OUT", errors.JobFailed),
         ("COMPLETED", errors.ResultInvalid),
     ],
 )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from swapkit import errors
+from swapkit.core.policy import FailoverPolicy, Phase
 from swapkit.core.retry import Budget, parse_retry_after, retry_hook
 
 NOW = 1_800_000_000.0
@@ -39,38 +42,63 @@ def _budget(attempts: int = 5, remaining: float = 60.0) -> Budget:
     return Budget(attempts_left=attempts, deadline_at=remaining, clock=lambda: 0.0)
 
 
+POLICY = FailoverPolicy()
+
+
+def _hook(budget: Budget, phase: Phase, limit: int | None = None) -> Any:
+    return retry_hook(budget, POLICY, phase, limit=limit, jitter=lambda: 0.0)
+
+
 def test_submit_retries_only_what_the_vendor_cannot_have_accepted() -> None:
-    hook = retry_hook(_budget(), idempotent=False)
-    assert hook(errors.ProviderUnavailable("503", status_code=503)) is True
-    assert hook(errors.ProviderTimeout("read timeout", retryable=False)) is False
+    hook = _hook(_budget(), "submit")
+    assert hook(errors.ProviderUnavailable("503", status_code=503)) == pytest.approx(0.1)
+    assert hook(errors.OutcomeUnknown("dropped")) is False
     assert hook(errors.ProviderUnavailable("dropped", retryable=False)) is False
     assert hook(errors.NoFaceDetected("no face")) is False
+    assert hook(errors.LocalFailure("pool full")) is False
     assert hook(ValueError("not ours")) is False
 
 
-def test_reads_retry_transient_errors() -> None:
-    hook = retry_hook(_budget(), idempotent=True)
-    assert hook(errors.ProviderTimeout("read timeout", retryable=False)) is True
+def test_reads_retry_transient_errors_whatever_they_say() -> None:
+    hook = _hook(_budget(), "poll")
+    assert hook(errors.ProviderTimeout("read timeout", retryable=False)) == pytest.approx(0.1)
     assert hook(errors.JobNotFound("gone")) is False
+    assert hook(errors.JobFailed("failed")) is False
 
 
-def test_retry_after_is_honoured_unless_past_the_deadline() -> None:
-    hook = retry_hook(_budget(remaining=10), idempotent=False)
+def test_a_cut_download_is_fetched_again() -> None:
+    hook = _hook(_budget(), "download")
+    assert hook(errors.ResultInvalid("truncated", retryable=False)) == pytest.approx(0.1)
+
+
+def test_back_off_grows_and_is_capped() -> None:
+    hook = _hook(_budget(remaining=1000), "poll")
+    waits = [hook(errors.ProviderUnavailable("x")) for _ in range(8)]
+    assert waits[:4] == pytest.approx([0.1, 0.2, 0.4, 0.8])
+    assert max(waits) == POLICY.backoff_max
+
+
+def test_no_wait_runs_past_the_deadline() -> None:
+    hook = _hook(_budget(remaining=10), "submit")
     assert hook(errors.RateLimited("slow down", retry_after=3.0)) == 3.0
     assert hook(errors.RateLimited("slow down", retry_after=30.0)) is False
+    late = _hook(_budget(remaining=0.15), "poll")
+    assert late(errors.ProviderUnavailable("x")) == pytest.approx(0.1)
+    assert late(errors.ProviderUnavailable("x")) is False  # 0.2 s > 0.15 s left
 
 
-def test_retries_draw_from_the_shared_budget() -> None:
+def test_submits_draw_from_the_shared_budget_and_reads_do_not() -> None:
     budget = _budget(attempts=2)
-    hook = retry_hook(budget, idempotent=True)
-    assert [hook(errors.ProviderUnavailable("x")) for _ in range(3)] == [True, True, False]
+    hook = _hook(budget, "submit")
+    assert [bool(hook(errors.ProviderUnavailable("x"))) for _ in range(3)] == [True, True, False]
     assert budget.attempts_left == 0
+    read = _hook(budget, "poll")
+    assert read(errors.ProviderUnavailable("x"))
 
 
-def test_retry_cap_limits_one_exchange_not_the_budget() -> None:
+def test_a_limit_caps_one_exchange_not_the_budget() -> None:
     budget = _budget(attempts=5)
-    budget.retry_cap = 1
-    first, second = retry_hook(budget, idempotent=True), retry_hook(budget, idempotent=True)
-    assert [first(errors.ProviderUnavailable("x")) for _ in range(2)] == [True, False]
-    assert second(errors.ProviderUnavailable("x")) is True
+    first, second = _hook(budget, "submit", limit=1), _hook(budget, "submit", limit=1)
+    assert [bool(first(errors.ProviderUnavailable("x"))) for _ in range(2)] == [True, False]
+    assert second(errors.ProviderUnavailable("x"))
     assert budget.attempts_left == 3

@@ -4,13 +4,19 @@ Each provider has a breaker that is **closed** (calls go through), **open** (cal
 until ``open_until``) or **half-open** (one probe call is let through; its outcome closes or
 re-opens the breaker).
 
-* Only failures that say something about the provider count: `InvalidRequest` (bad input,
-  no face) and `ContentRefused` (a policy refusal) never do, whatever the vendor.
+* Only failures that say something about the provider are recorded: the swap's
+  `FailoverPolicy` decides which (bad input, content refusals and this side's own failures
+  never count), and the router calls `record_failure` for those alone.
 * The breaker opens after ``failure_threshold`` (default 5) consecutive counted failures, or
   when the half-open probe fails.
 * The cooldown never shrinks: ``open_until`` becomes the latest of the current one, now plus the
   base cooldown, and now plus any ``Retry-After`` the vendor sent.  A second failure therefore
   extends an open breaker rather than being ignored.
+* The probe is a reservation with an expiry (``probe_until``, ``probe_timeout_seconds``
+  after it was granted).  Whatever ends the probing call releases it at once: a success
+  closes the breaker, a counted failure re-opens it, anything else (an input error, another
+  exception, a cancelled task) hands the probe to the next call.  The expiry only matters
+  when the process holding the probe died, with a shared store.
 
 State lives behind `BreakerStore`; `MemoryBreakerStore` keeps it in the process.  A store shared
 between processes (Redis, a database) implements the same two methods.  Times are seconds on
@@ -24,9 +30,10 @@ import threading
 from collections.abc import Callable
 from typing import Literal, Protocol
 
-from swapkit.core.errors import ContentRefused, InvalidRequest, RateLimited, SwapError
+from swapkit.core.errors import RateLimited, SwapError
 
 __all__ = [
+    "Admission",
     "BreakerState",
     "BreakerStore",
     "CircuitBreaker",
@@ -44,6 +51,7 @@ class BreakerState:
     failures: int = 0
     open_until: float = 0.0
     probing: bool = False
+    probe_until: float = 0.0
 
 
 class BreakerStore(Protocol):
@@ -74,6 +82,18 @@ class MemoryBreakerStore:
             self._states[provider] = state
 
 
+@dataclasses.dataclass(frozen=True)
+class Admission:
+    """A breaker's answer to "may a call go through?": `reason` is None when it may, and
+    `probe` is True when that call is the half-open probe."""
+
+    reason: str | None = None
+    probe: bool = False
+    #: When a refused call is worth asking about again (an open breaker's end of cooldown; a
+    #: short recheck while another call's probe is in flight).
+    retry_at: float | None = None
+
+
 Listener = Callable[[str, BreakerState, BreakerState], None]
 
 
@@ -85,6 +105,7 @@ class CircuitBreaker:
         *,
         failure_threshold: int = 5,
         cooldown_seconds: float = 30.0,
+        probe_timeout_seconds: float = 120.0,
         store: BreakerStore | None = None,
         clock: Callable[[], float],
         on_change: Listener | None = None,
@@ -92,7 +113,12 @@ class CircuitBreaker:
         if failure_threshold < 1:
             raise ValueError("failure_threshold must be at least 1")
         self.failure_threshold = failure_threshold
+        if not cooldown_seconds >= 0 or not probe_timeout_seconds > 0:
+            raise ValueError("cooldown_seconds must be 0 or more, probe_timeout_seconds above 0")
         self.cooldown_seconds = cooldown_seconds
+        self.probe_timeout_seconds = probe_timeout_seconds
+        #: How often a call waiting on another call's probe looks again.
+        self.probe_recheck_seconds = 0.5
         self.store = store or MemoryBreakerStore()
         self.clock = clock
         self.on_change = on_change
@@ -104,29 +130,39 @@ class CircuitBreaker:
             self.on_change(provider, old, new)
 
     def closed_reason(self, provider: str) -> str | None:
-        """None when a call may go to `provider` now; otherwise why not.
+        """None when a call may go to `provider` now; otherwise why not (see `admit`)."""
+        return self.admit(provider).reason
 
-        Letting a call through a half-open breaker marks it as the probe, so ask only when the
-        call will really be made.
+    def admit(self, provider: str) -> Admission:
+        """Whether a call may go to `provider` now, and whether it is the half-open probe.
+
+        Letting a call through a half-open breaker reserves the probe for it, so ask only when
+        the call will really be made, and end a probe with `record_success`,
+        `record_failure` or `release`.
         """
         with self._lock:
             state = self.store.get(provider)
             now = self.clock()
             if state.status == "closed":
-                return None
+                return Admission()
             if state.status == "open" and now < state.open_until:
-                return f"circuit open for another {state.open_until - now:.1f} s"
-            if state.probing:
-                return "circuit half-open: a probe call is in flight"
-            self._save(
-                provider, state, dataclasses.replace(state, status="half_open", probing=True)
+                return Admission(
+                    f"circuit open for another {state.open_until - now:.1f} s",
+                    retry_at=state.open_until,
+                )
+            if state.probing and now < state.probe_until:
+                return Admission(
+                    "circuit half-open: a probe call is in flight",
+                    retry_at=min(state.probe_until, now + self.probe_recheck_seconds),
+                )
+            probe = dataclasses.replace(
+                state,
+                status="half_open",
+                probing=True,
+                probe_until=now + self.probe_timeout_seconds,
             )
-            return None
-
-    def reopens_at(self, provider: str) -> float | None:
-        """When an open breaker lets a probe through, or None when it is not open."""
-        state = self.store.get(provider)
-        return state.open_until if state.status == "open" else None
+            self._save(provider, state, probe)
+            return Admission(probe=True)
 
     def record_success(self, provider: str) -> None:
         """A call succeeded: the breaker closes."""
@@ -135,11 +171,8 @@ class CircuitBreaker:
             if state != BreakerState():
                 self._save(provider, state, BreakerState())
 
-    def record_failure(self, provider: str, error: SwapError) -> None:
-        """A call failed; counted failures may open (or re-open) the breaker."""
-        if isinstance(error, (InvalidRequest, ContentRefused)):
-            self.release(provider)
-            return
+    def record_failure(self, provider: str, error: SwapError | None = None) -> None:
+        """A call failed in a way that counts: it may open (or re-open) the breaker."""
         with self._lock:
             state = self.store.get(provider)
             now = self.clock()
@@ -158,7 +191,8 @@ class CircuitBreaker:
             self._save(provider, state, opened)
 
     def release(self, provider: str) -> None:
-        """A probe ended without telling anything (a bad input): let the next call probe."""
+        """A call ended without a verdict on the provider (a bad input, an exception, a
+        cancellation): if it held the probe, the next call may probe."""
         with self._lock:
             state = self.store.get(provider)
             if state.probing:

@@ -9,10 +9,14 @@ signatures in step.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import uuid
 from collections.abc import Generator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 import httpx
 import pluggy
@@ -22,14 +26,25 @@ from typing_extensions import Self
 
 from swapkit.core.breaker import CircuitBreaker
 from swapkit.core.clock import Clock, SystemClock
-from swapkit.core.errors import ConfigurationError, InvalidRequest, SwapError
-from swapkit.core.flow import Flow, Send, Sleep, Step, Uploads, templates_flow, transport_error
+from swapkit.core.errors import ConfigurationError, InvalidRequest, LocalFailure, SwapError
+from swapkit.core.flow import (
+    Accepted,
+    Flow,
+    Send,
+    Sleep,
+    Step,
+    Uploads,
+    templates_flow,
+    transport_error,
+)
+from swapkit.core.http import deadline_transport, exchange_deadline
 from swapkit.core.images import is_file_reference
 from swapkit.core.models import SwapRequest, SwapResult, Template, WebhookEvent
 from swapkit.core.plugins import Events, installed_providers, installed_uploader
+from swapkit.core.policy import FailoverPolicy, OnUnknownOutcome
 from swapkit.core.provider import PreparedSwap, Provider
-from swapkit.core.retry import Budget, retry_hook
-from swapkit.core.routing import DEFAULT_FAILOVER, Router, prepare, swap_flow
+from swapkit.core.retry import Budget
+from swapkit.core.routing import Router, prepare, swap_flow
 from swapkit.core.strategies import Strategy, strategy_from
 from swapkit.core.uploads import Uploader
 
@@ -56,8 +71,9 @@ class _BaseClient:
         deadline: float = DEFAULT_DEADLINE,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         max_cost_usd: float | None = None,
-        failover: Sequence[type[SwapError]] = DEFAULT_FAILOVER,
-        provider_retries: int = 1,
+        policy: FailoverPolicy | None = None,
+        on_unknown_outcome: OnUnknownOutcome | None = None,
+        provider_retries: int | None = None,
         strategy: str | Strategy = "ordered",
         circuit_breaker: CircuitBreaker | bool = True,
         observers: Sequence[object] = (),
@@ -65,12 +81,11 @@ class _BaseClient:
         clock: Clock | None = None,
         uploader: Uploader | None = None,
     ) -> None:
-        if deadline <= 0:
-            raise ConfigurationError("deadline must be a positive number of seconds")
-        if max_attempts < 1:
-            raise ConfigurationError("max_attempts must be at least 1")
-        if provider_retries < 0:
-            raise ConfigurationError("provider_retries must be 0 or more")
+        _check_number("deadline", deadline, minimum=0.0, exclusive=True)
+        _check_number("max_attempts", max_attempts, minimum=1, integer=True)
+        if max_cost_usd is not None:
+            _check_number("max_cost_usd", max_cost_usd, minimum=0.0)
+        self.policy = _policy(policy, on_unknown_outcome, provider_retries)
         self.deadline = deadline
         self.max_attempts = max_attempts
         self.max_cost_usd = max_cost_usd
@@ -93,8 +108,7 @@ class _BaseClient:
             strategy=strategy_from(strategy),
             breaker=breaker,
             events=events,
-            failover=tuple(failover),
-            provider_retries=provider_retries,
+            policy=self.policy,
         )
 
     @property
@@ -140,7 +154,7 @@ class _BaseClient:
             raise ConfigurationError(f"{name}: {problem}")
         clock = self._clock.monotonic
         budget = Budget(self.max_attempts, clock() + self.deadline, clock)
-        return templates_flow(provider, budget)
+        return templates_flow(provider, budget, self.policy)
 
     def _request(self, request: SwapRequest | None, fields: Mapping[str, Any]) -> SwapRequest:
         swap_request = _build_request(request, fields)
@@ -156,7 +170,21 @@ class _BaseClient:
             deadline_at=clock() + (request.deadline or self.deadline),
             clock=clock,
         )
-        return swap_flow(self._providers, prepared, budget, self._router, Uploads(self.uploader))
+        swap_id = f"swp_{uuid.uuid4().hex}"
+        uploads = Uploads(self.uploader)
+        return swap_flow(self._providers, prepared, budget, self._router, uploads, swap_id)
+
+    def _accepted(self, step: Accepted) -> None:
+        """A vendor accepted a paid job: tell the observers (the ledger's place, later)."""
+        if self._router.events is not None:
+            self._router.events.job_accepted(step.provider, step.job_id, step.model, step.swap_id)
+
+    def _closed(self, step: Send) -> LocalFailure:
+        return LocalFailure(
+            "the client is closed; make swaps inside `with SwapClient(...)` (or before "
+            "close()/aclose())",
+            provider=step.provider,
+        )
 
 
 class SwapClient(_BaseClient):
@@ -169,8 +197,9 @@ class SwapClient(_BaseClient):
         deadline: float = DEFAULT_DEADLINE,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         max_cost_usd: float | None = None,
-        failover: Sequence[type[SwapError]] = DEFAULT_FAILOVER,
-        provider_retries: int = 1,
+        policy: FailoverPolicy | None = None,
+        on_unknown_outcome: OnUnknownOutcome | None = None,
+        provider_retries: int | None = None,
         strategy: str | Strategy = "ordered",
         circuit_breaker: CircuitBreaker | bool = True,
         observers: Sequence[object] = (),
@@ -184,7 +213,8 @@ class SwapClient(_BaseClient):
             deadline=deadline,
             max_attempts=max_attempts,
             max_cost_usd=max_cost_usd,
-            failover=failover,
+            policy=policy,
+            on_unknown_outcome=on_unknown_outcome,
             provider_retries=provider_retries,
             strategy=strategy,
             circuit_breaker=circuit_breaker,
@@ -194,7 +224,9 @@ class SwapClient(_BaseClient):
             uploader=uploader,
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(follow_redirects=True)
+        self._http = http_client or httpx.Client(
+            follow_redirects=True, transport=deadline_transport()
+        )
 
     def swap(self, request: SwapRequest | None = None, /, **fields: Any) -> SwapResult:
         """Swap the face from `source` into `target`, blocking until the result is ready.
@@ -221,25 +253,36 @@ class SwapClient(_BaseClient):
                     return result
                 value, error = None, None
                 try:
-                    if isinstance(step, Sleep):
+                    if isinstance(step, Send):
+                        value = self._send(step)
+                    elif isinstance(step, Sleep):
                         self._clock.sleep(step.seconds)
                     else:
-                        value = self._send(step)
+                        self._accepted(step)
                 except SwapError as exc:
                     error = exc
         finally:
             flow.close()
 
-    def _send(self, step: Send) -> httpx.Response:
-        hook = retry_hook(step.budget, idempotent=step.idempotent)
-        for attempt in stamina.retry_context(on=hook, attempts=None, timeout=None):
+    def _send(self, step: Send) -> Any:
+        """Perform one exchange, retried as the step's policy allows; its checked value."""
+        for attempt in stamina.retry_context(on=step.retry_hook(), attempts=None, timeout=None):
             with attempt:
-                try:
-                    response = self._http.send(step.ready())
-                except httpx.TransportError as exc:
-                    raise transport_error(exc, step) from exc
-                step.check(response)
-        return response
+                value = self._exchange(step)
+        return value
+
+    def _exchange(self, step: Send) -> Any:
+        request = step.ready()
+        try:
+            with exchange_deadline(step.timeout_now()):
+                response = self._http.send(request)
+        except httpx.TransportError as exc:
+            raise transport_error(exc, step) from exc
+        except RuntimeError:
+            if self._http.is_closed:
+                raise self._closed(step) from None
+            raise
+        return step.check(response)
 
     def close(self) -> None:
         """Close the HTTP connections (unless the caller supplied the `httpx.Client`)."""
@@ -268,8 +311,9 @@ class AsyncSwapClient(_BaseClient):
         deadline: float = DEFAULT_DEADLINE,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         max_cost_usd: float | None = None,
-        failover: Sequence[type[SwapError]] = DEFAULT_FAILOVER,
-        provider_retries: int = 1,
+        policy: FailoverPolicy | None = None,
+        on_unknown_outcome: OnUnknownOutcome | None = None,
+        provider_retries: int | None = None,
         strategy: str | Strategy = "ordered",
         circuit_breaker: CircuitBreaker | bool = True,
         observers: Sequence[object] = (),
@@ -283,7 +327,8 @@ class AsyncSwapClient(_BaseClient):
             deadline=deadline,
             max_attempts=max_attempts,
             max_cost_usd=max_cost_usd,
-            failover=failover,
+            policy=policy,
+            on_unknown_outcome=on_unknown_outcome,
             provider_retries=provider_retries,
             strategy=strategy,
             circuit_breaker=circuit_breaker,
@@ -322,25 +367,43 @@ class AsyncSwapClient(_BaseClient):
                     return result
                 value, error = None, None
                 try:
-                    if isinstance(step, Sleep):
+                    if isinstance(step, Send):
+                        value = await self._send(step)
+                    elif isinstance(step, Sleep):
                         await self._clock.asleep(step.seconds)
                     else:
-                        value = await self._send(step)
+                        self._accepted(step)
                 except SwapError as exc:
                     error = exc
         finally:
             flow.close()
 
-    async def _send(self, step: Send) -> httpx.Response:
-        hook = retry_hook(step.budget, idempotent=step.idempotent)
-        async for attempt in stamina.retry_context(on=hook, attempts=None, timeout=None):
+    async def _send(self, step: Send) -> Any:
+        """Perform one exchange, retried as the step's policy allows; its checked value."""
+        async for attempt in stamina.retry_context(
+            on=step.retry_hook(), attempts=None, timeout=None
+        ):
             with attempt:
-                try:
-                    response = await self._http.send(step.ready())
-                except httpx.TransportError as exc:
-                    raise transport_error(exc, step) from exc
-                step.check(response)
-        return response
+                value = await self._exchange(step)
+        return value
+
+    async def _exchange(self, step: Send) -> Any:
+        request = step.ready()
+        limit = step.timeout_now()
+        try:
+            with anyio.fail_after(limit):
+                response = await self._http.send(request)
+        except TimeoutError:
+            # the whole exchange (not one read) outlived the time the swap had left
+            late = httpx.ReadTimeout(f"no complete answer within {limit:.1f}s", request=request)
+            raise transport_error(late, step) from None
+        except httpx.TransportError as exc:
+            raise transport_error(exc, step) from exc
+        except RuntimeError:
+            if self._http.is_closed:
+                raise self._closed(step) from None
+            raise
+        return step.check(response)
 
     async def aclose(self) -> None:
         """Close the HTTP connections (unless the caller supplied the `httpx.AsyncClient`)."""
@@ -357,6 +420,42 @@ class AsyncSwapClient(_BaseClient):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _check_number(
+    name: str,
+    value: object,
+    *,
+    minimum: float,
+    exclusive: bool = False,
+    integer: bool = False,
+) -> None:
+    """A `ConfigurationError` unless `value` is a finite number (not a bool) within bounds."""
+    kind = "a whole number" if integer else "a number"
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or not math.isfinite(value):  # type: ignore[arg-type]
+        raise ConfigurationError(f"{name} must be {kind}, not {value!r}")
+    assert isinstance(value, (int, float))
+    if value < minimum or (exclusive and value == minimum):
+        bound = f"above {minimum:g}" if exclusive else f"at least {minimum:g}"
+        raise ConfigurationError(f"{name} must be {bound}, not {value!r}")
+
+
+def _policy(
+    policy: FailoverPolicy | None,
+    on_unknown_outcome: OnUnknownOutcome | None,
+    provider_retries: int | None,
+) -> FailoverPolicy:
+    """The client's policy: `policy` (or the default) with the keyword overrides applied."""
+    changes: dict[str, Any] = {}
+    if on_unknown_outcome is not None:
+        changes["on_unknown_outcome"] = on_unknown_outcome
+    if provider_retries is not None:
+        changes["provider_retries"] = provider_retries
+    try:
+        return dataclasses.replace(policy or FailoverPolicy(), **changes)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def _build_request(request: SwapRequest | None, fields: Mapping[str, Any]) -> SwapRequest:

@@ -18,7 +18,9 @@ Every exception swapkit raises on purpose derives from `SwapError`::
     │   ├── JobFailed                 the vendor accepted the job and then reported failure
     │   ├── JobNotFound               the vendor does not know the job id
     │   ├── ResultExpired             the result URL is no longer served
-    │   └── ResultInvalid             the vendor said "done" but the image is missing or broken
+    │   ├── ResultInvalid             the vendor said "done" but the image is missing or broken
+    │   ├── OutcomeUnknown            a submit's answer was lost: the vendor may have accepted it
+    │   └── LocalFailure              this side could not send (a full pool, a closed client)
     ├── ConfigurationError            a setting is missing or wrong; names the variable that sets it
     ├── InvalidSignature              a webhook or callback failed verification
     ├── NoEligibleProvider            no configured provider can take the request; says why for each
@@ -39,6 +41,11 @@ Design notes:
   may have accepted (and charged for) the job.
 * The mapping from HTTP status to class lives in exactly one table, `error_class_for_status`;
   providers map their own structured codes before falling back to it.
+* What a swap does about each class (retry, fail over, end, unknown outcome) is decided in one
+  place, `swapkit.core.policy.FailoverPolicy`, never by ``isinstance`` lists elsewhere.
+* Every error a swap ends with carries the swap's money: ``swap_id``, ``attempts`` (each try,
+  with whether it was charged) and ``spent_usd`` (what the swap may have cost; None when a
+  price is unknown).  Errors raised before anything was tried have no attempts and spent 0.
 """
 
 from __future__ import annotations
@@ -60,8 +67,10 @@ __all__ = [
     "InvalidSignature",
     "JobFailed",
     "JobNotFound",
+    "LocalFailure",
     "NoEligibleProvider",
     "NoFaceDetected",
+    "OutcomeUnknown",
     "PermissionDenied",
     "ProviderError",
     "ProviderTimeout",
@@ -76,7 +85,18 @@ __all__ = [
 
 
 class SwapError(Exception):
-    """Base class of every error swapkit raises."""
+    """Base class of every error swapkit raises.
+
+    An error that ends a swap also says what the swap did before it ended: its `swap_id`, its
+    `attempts` and `spent_usd`, the sum of the attempts' `cost_usd` (None when any is unknown).
+    """
+
+    #: The id of the swap this error ended (None when it was raised before a swap began).
+    swap_id: str | None = None
+    #: Every provider tried or passed over, in order (empty before anything was tried).
+    attempts: Sequence[Attempt] = ()
+    #: What the swap may have cost in US dollars (None when a price is unknown).
+    spent_usd: float | None = 0.0
 
 
 class ProviderError(SwapError):
@@ -189,6 +209,32 @@ class ResultInvalid(ProviderError):
     """The vendor reported success but the image is missing, undecodable or unchanged."""
 
 
+class OutcomeUnknown(ProviderError):
+    """A submit reached the vendor (or may have) and its answer was lost.
+
+    The connection dropped after the request was sent, the answer came after the timeout, or a
+    2xx came back unreadable: the vendor may have accepted and charged for the job, and none
+    of the four vendors can be asked by anything but the job id that was lost.  swapkit does
+    not buy the same swap again, there or elsewhere, unless the client was built with
+    ``on_unknown_outcome="failover"``.  `job_id` is the vendor's job id when one was seen.
+    The message says what happened and what to do: check the vendor's dashboard or wait for
+    its webhook before swapping again.
+    """
+
+    def __init__(self, message: str, *, job_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.job_id = job_id
+
+
+class LocalFailure(ProviderError):
+    """swapkit could not send a request for reasons on this side, not the vendor's.
+
+    The HTTP client was closed, or its connection pool had no free connection in the time
+    left (more concurrent swaps than ``httpx.Limits(max_connections=...)`` allows).  Nothing
+    reached the vendor, nothing was charged, and the provider's circuit breaker is not told.
+    """
+
+
 class ConfigurationError(SwapError, ValueError):
     """A setting is missing or invalid; the message names the variable or argument that sets it."""
 
@@ -207,11 +253,17 @@ class NoEligibleProvider(SwapError):
 
 
 class AllProvidersFailed(SwapError):
-    """Every eligible provider was tried and failed; `attempts` holds each try and its error."""
+    """Every eligible provider was tried and failed; `attempts` holds each try and its error,
+    `spent_usd` what they may have cost together."""
 
-    def __init__(self, attempts: Sequence[Attempt]) -> None:
+    def __init__(self, attempts: Sequence[Attempt], *, spent_usd: float | None = 0.0) -> None:
         self.attempts = list(attempts)
-        lines = "\n".join(f"  - {attempt.provider}: {attempt.error!s}" for attempt in self.attempts)
+        self.spent_usd = spent_usd
+        lines = "\n".join(
+            f"  - {attempt.provider}: {attempt.error!s}"
+            for attempt in self.attempts
+            if not attempt.skipped
+        )
         super().__init__(f"every provider failed:\n{lines}")
 
 

@@ -3,41 +3,66 @@
 Like httpx's ``Auth.auth_flow``, the flow is written once and driven by two small loops, one
 blocking (`SwapClient`) and one ``async`` (`AsyncSwapClient`).  It yields:
 
-* `Send`: an HTTP exchange.  The driver sends it (retrying through stamina as the step's
-  policy allows), translates transport errors with `transport_error`, runs the step's
-  ``check`` on the response, and sends the `httpx.Response` back in.  A swapkit error from the
-  exchange is thrown into the generator at the ``yield``.
-* `Sleep`: wait this many seconds (between polls).
+* `Send`: an HTTP exchange in one phase of an attempt (upload, submit, poll, download).  The
+  driver sends it, retrying through stamina as the swap's `FailoverPolicy` allows for that
+  phase, bounds the whole exchange by the deadline, translates transport errors with
+  `transport_error`, and sends back the response (or what the step's ``parse`` made of it).
+  A swapkit error from the exchange is thrown into the generator at the ``yield``.
+* `Sleep`: wait this many seconds (between polls, or until a circuit breaker may reopen).
+* `Accepted`: the vendor accepted a paid job.  The driver reports it (the ``job_accepted``
+  hook) before the flow goes on; it is the boundary a durable record is built on.
 
 For one provider the flow is: upload local images if the vendor takes URLs only (once per
-swap, see `swapkit.core.uploads`); submit; while the job is pending, wait and poll (backing off,
-never past the deadline); download the result if the vendor gave a URL; check and measure the
-image; convert it if the vendor cannot produce the requested format.  A submit is sent exactly
-once unless the vendor cannot have accepted it; once a job id is known it is only ever polled.
+swap, see `swapkit.core.uploads`); submit; while the job is pending, wait and poll; download
+the result if the vendor gave a URL; check and measure the image; convert it if the vendor
+cannot produce the requested format.
+
+**The accepted boundary.**  `Run` follows what the attempt may have cost.  Nothing is charged
+before the submit.  A submit that was never sent, never fully written, or answered with an
+error is not charged; a submit whose answer was lost after it was sent (a dropped connection,
+an answer after the timeout, a 2xx that cannot be read) has an unknown outcome and becomes
+`OutcomeUnknown`; a job id (or a result) means the vendor accepted.  From then on the job is
+polled and downloaded, never submitted again, and whether it stays charged follows the
+vendor's declared billing (`Capabilities.charges_when`, ``refunds_failed_jobs``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
 from swapkit.core.errors import (
+    JobFailed,
+    LocalFailure,
+    OutcomeUnknown,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
     ResultInvalid,
 )
-from swapkit.core.images import convert_image, inspect_image
+from swapkit.core.images import ImageInfo, convert_image, inspect_image
 from swapkit.core.models import SwapResult, Template
-from swapkit.core.provider import Done, Pending, Plan, PreparedSwap, Provider, VendorResult
-from swapkit.core.retry import Budget
+from swapkit.core.policy import FailoverPolicy, Phase
+from swapkit.core.provider import (
+    Done,
+    Outcome,
+    Pending,
+    Plan,
+    PreparedSwap,
+    Provider,
+    VendorResult,
+)
+from swapkit.core.retry import Budget, retry_hook
 from swapkit.core.uploads import Uploader
 
 __all__ = [
+    "Accepted",
     "Flow",
+    "Run",
     "Send",
     "Sleep",
     "Step",
@@ -50,48 +75,41 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class Send:
-    """Send `request`; a response that is not a 2xx becomes the error `error_for` returns."""
+    """Send `request` in `phase`; a response that is not a 2xx becomes `error_for`'s error.
+
+    With `parse`, the driver sends back ``parse(response)`` instead of the response, and an
+    error from it is retried like a failed exchange (a cut poll answer is read again).
+    """
 
     request: httpx.Request
     provider: str
-    idempotent: bool
+    phase: Phase
     timeout: float
     budget: Budget
+    policy: FailoverPolicy
     error_for: Callable[[httpx.Response], ProviderError]
-
-    @classmethod
-    def to(
-        cls,
-        provider: Provider,
-        request: httpx.Request,
-        budget: Budget,
-        *,
-        idempotent: bool = True,
-        error_for: Callable[[httpx.Response], ProviderError] | None = None,
-    ) -> Send:
-        """An exchange with `provider` (its name and timeout; its API errors by default)."""
-        return cls(
-            request,
-            provider.name,
-            idempotent,
-            provider.settings.timeout,
-            budget,
-            error_for or provider.error_from_response,
-        )
+    #: Retries allowed for this exchange (None: only the budget and the deadline limit them).
+    retries: int | None = None
+    parse: Callable[[httpx.Response], Any] | None = None
 
     def ready(self) -> httpx.Request:
         """The request, its HTTP timeout set to what the deadline leaves (for each try)."""
         self.request.extensions["timeout"] = httpx.Timeout(self.timeout_now()).as_dict()
         return self.request
 
-    def check(self, response: httpx.Response) -> None:
-        """Raise the swapkit error for a response that is not a success."""
+    def check(self, response: httpx.Response) -> Any:
+        """Raise the swapkit error for a response that is not a success; else its value."""
         if not response.is_success:
             raise self.error_for(response)
+        return self.parse(response) if self.parse is not None else response
 
     def timeout_now(self) -> float:
         """The HTTP timeout for this exchange: the provider's, cut to the swap's deadline."""
         return max(0.001, min(self.timeout, self.budget.remaining_seconds()))
+
+    def retry_hook(self) -> Callable[[Exception], bool | float]:
+        """The stamina hook for this exchange (see `swapkit.core.retry`)."""
+        return retry_hook(self.budget, self.policy, self.phase, limit=self.retries)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,37 +119,144 @@ class Sleep:
     seconds: float
 
 
-Step = Send | Sleep
+@dataclasses.dataclass(frozen=True)
+class Accepted:
+    """The vendor accepted a paid job: from here it is polled, never submitted again.
+
+    `job_id` is None for a vendor that finished the job in its answer and named no id.
+    """
+
+    swap_id: str
+    provider: str
+    job_id: str | None
+    model: str | None
+
+
+Step = Send | Sleep | Accepted
 Flow = Generator[Step, Any, SwapResult]
 
 
 def transport_error(exc: httpx.TransportError, step: Send) -> ProviderError:
     """The one place transport failures become swapkit errors.
 
-    A connection that was never made is safe to retry for any request.  Once the request may
-    have reached the vendor (a read timeout, a dropped connection), only an idempotent request
-    is retried: a swap the vendor may have accepted is not sent again.
+    A connection that was never made, and a request that was never fully written, cannot have
+    started a job: safe to resend.  A full connection pool or a closed client is this side's
+    `LocalFailure`.  Once the whole request was sent, a lost answer (a timeout, a dropped
+    connection) leaves a submit's outcome unknown (`OutcomeUnknown`); any other request is a
+    free read and may be sent again.
     """
     url = str(step.request.url.copy_with(query=None))
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+    if isinstance(exc, httpx.PoolTimeout):
+        return LocalFailure(
+            f"no free connection in the HTTP client's pool for {url} within "
+            f"{step.timeout_now():.1f}s: more swaps run at once than its limits allow; give "
+            "the client a larger pool (httpx.Limits(max_connections=...)) or run fewer at once",
+            provider=step.provider,
+        )
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
         return ProviderUnavailable(
             f"could not connect to {url}: {exc}", provider=step.provider, retryable=True
-        )
-    if isinstance(exc, httpx.TimeoutException):
-        return ProviderTimeout(
-            f"no answer from {url} within {step.timeout_now():.1f}s",
-            provider=step.provider,
-            retryable=step.idempotent,
         )
     if isinstance(exc, httpx.UnsupportedProtocol):
         return ProviderUnavailable(
             f"cannot request {url}: {exc}", provider=step.provider, retryable=False
         )
-    return ProviderUnavailable(
-        f"connection to {url} failed mid-request ({type(exc).__name__}: {exc})",
-        provider=step.provider,
-        retryable=step.idempotent,
+    if isinstance(exc, (httpx.WriteError, httpx.WriteTimeout)):
+        return ProviderUnavailable(
+            f"the request to {url} could not be sent in full ({type(exc).__name__}: {exc})",
+            provider=step.provider,
+            retryable=True,
+        )
+    timed_out = isinstance(exc, httpx.TimeoutException)
+    what = (
+        f"no answer from {url} within {step.timeout_now():.1f}s"
+        if timed_out
+        else f"the connection to {url} failed after the request was sent "
+        f"({type(exc).__name__}: {exc})"
     )
+    if step.phase == "submit":
+        return unknown_outcome(step.provider, what)
+    error_class = ProviderTimeout if timed_out else ProviderUnavailable
+    return error_class(what, provider=step.provider, retryable=True)
+
+
+def unknown_outcome(
+    provider: str, what: str, *, job_id: str | None = None, **context: Any
+) -> OutcomeUnknown:
+    """The `OutcomeUnknown` for a submit whose answer was lost: what happened, what to do."""
+    return OutcomeUnknown(
+        f"{what}. The vendor may have accepted the swap and charged for it; swapkit will not "
+        "send it again. Check the vendor's dashboard (or wait for its webhook) before "
+        "swapping again, or build the client with on_unknown_outcome='failover' to let "
+        "another provider try when the budget covers both",
+        provider=provider,
+        job_id=job_id,
+        request_id=job_id,
+        **context,
+    )
+
+
+@dataclasses.dataclass
+class Run:
+    """One attempt at one provider while it runs: its terms, and what is known of its money.
+
+    The terms are fixed: the provider, the swap's budget, policy and id, and `retries`, how
+    often one upload or submit exchange may be retried (None: as the budget allows).  The
+    rest follows the attempt: its `phase`, whether it is `charged` (False, True, or None for
+    unknown; see the module docstring), and the vendor's `job_id` and `model` once seen.
+    """
+
+    provider: Provider
+    budget: Budget
+    policy: FailoverPolicy
+    swap_id: str
+    retries: int | None = None
+    phase: Phase = "upload"
+    charged: bool | None = False
+    job_id: str | None = None
+    model: str | None = None
+
+    def send(
+        self,
+        request: httpx.Request,
+        phase: Phase,
+        *,
+        error_for: Callable[[httpx.Response], ProviderError] | None = None,
+        parse: Callable[[httpx.Response], Any] | None = None,
+    ) -> Send:
+        """The exchange `request` in `phase`, which the attempt is now in."""
+        self.phase = phase
+        reads = phase in ("poll", "download")
+        return Send(
+            request,
+            self.provider.name,
+            phase,
+            self.provider.settings.timeout,
+            self.budget,
+            self.policy,
+            error_for or self.provider.error_from_response,
+            retries=self.policy.read_retries if reads else self.retries,
+            parse=parse,
+        )
+
+    def accepted(self, outcome: Outcome) -> Accepted:
+        """Record that the vendor accepted the job (and finished it, when `outcome` is Done)."""
+        if isinstance(outcome, Done):
+            self.job_id = outcome.result.job_id
+            self.model = outcome.result.model or self.model
+            self.charged = True
+        else:
+            self.job_id = outcome.job_id
+            self.model = outcome.model or self.model
+            self.charged = self.provider.capabilities.charged_while_running
+        return Accepted(self.swap_id, self.provider.name, self.job_id, self.model)
+
+    def settle(self, error: ProviderError) -> None:
+        """Update `charged` for a vendor's verdict on an accepted job."""
+        if isinstance(error, JobFailed):
+            self.charged = self.provider.capabilities.charged_when_failed
+        elif isinstance(error, ResultInvalid):
+            self.charged = True  # the vendor called it done, and bills done jobs
 
 
 @dataclasses.dataclass
@@ -147,9 +272,10 @@ class Uploads:
 
 
 def _as_urls(
-    provider: Provider, prepared: PreparedSwap, budget: Budget, uploads: Uploads
+    run: Run, prepared: PreparedSwap, uploads: Uploads
 ) -> Generator[Step, Any, PreparedSwap]:
     """`prepared` with its local images replaced by uploaded URLs, for a URL-only provider."""
+    provider = run.provider
     if "bytes" in provider.capabilities.input_kinds:
         return prepared
     source, target = prepared.source, prepared.target
@@ -160,14 +286,19 @@ def _as_urls(
         key = (uploader.name if uploader else f"vendor:{provider.name}", image.role)
         if key not in uploads.urls:
             if uploader is not None:
-                step = Send.to(
-                    provider, uploader.build_upload(image), budget, error_for=uploader.upload_error
+                step = run.send(
+                    uploader.build_upload(image),
+                    "upload",
+                    error_for=uploader.upload_error,
+                    parse=functools.partial(uploader.parse_upload, image=image),
                 )
-                response = yield step
-                uploads.urls[key] = uploader.parse_upload(response, image)
             else:
-                response = yield Send.to(provider, provider.build_upload(image), budget)
-                uploads.urls[key] = provider.parse_upload(response, image)
+                step = run.send(
+                    provider.build_upload(image),
+                    "upload",
+                    parse=functools.partial(provider.parse_upload, image=image),
+                )
+            uploads.urls[key] = yield step
         as_url = dataclasses.replace(image, url=uploads.urls[key])
         if image is source:
             source = as_url
@@ -176,37 +307,77 @@ def _as_urls(
     return dataclasses.replace(prepared, source=source, target=target)
 
 
-def provider_flow(
-    provider: Provider, prepared: PreparedSwap, budget: Budget, uploads: Uploads | None = None
-) -> Flow:
+def provider_flow(run: Run, prepared: PreparedSwap, uploads: Uploads | None = None) -> Flow:
     """Run one swap at one provider, from upload and submit to a measured image."""
-    prepared = yield from _as_urls(provider, prepared, budget, uploads or Uploads())
-    settings = provider.settings
-    remaining = budget.remaining_seconds()
-    plan = Plan(provider.choose_mode(prepared.request, remaining), remaining)
+    prepared = yield from _as_urls(run, prepared, uploads or Uploads())
+    outcome = yield from _submit(run, prepared)
+    done = yield from _wait(run, outcome)
+    return (yield from _finish(run, prepared, done.result))
 
-    submit = provider.build_submit(prepared, plan)
-    response = yield Send.to(provider, submit, budget, idempotent=False)
-    outcome = provider.parse_submit(response, plan)
+
+def _submit(run: Run, prepared: PreparedSwap) -> Generator[Step, Any, Outcome]:
+    """Send the paid request once, and learn whether the vendor accepted it."""
+    provider = run.provider
+    remaining = run.budget.remaining_seconds()
+    plan = Plan(provider.choose_mode(prepared.request, remaining), remaining)
+    try:
+        response = yield run.send(provider.build_submit(prepared, plan), "submit")
+    except OutcomeUnknown:
+        run.charged = None
+        raise
+    try:
+        outcome = provider.parse_submit(response, plan)
+    except (ProviderUnavailable, ProviderTimeout) as exc:
+        # a 2xx that cannot be read as a job or a refusal: the vendor may have accepted it
+        run.charged = None
+        raise unknown_outcome(
+            provider.name,
+            f"the submit was answered HTTP {response.status_code} but the answer could not "
+            f"be read ({exc.message})",
+            status_code=response.status_code,
+            body=exc.body,
+        ) from exc
+    except ProviderError as exc:
+        run.settle(exc)
+        raise
+    yield run.accepted(outcome)
+    return outcome
+
+
+def _wait(run: Run, outcome: Outcome) -> Generator[Step, Any, Done]:
+    """Poll an accepted job until it is done, backing off, never past the deadline."""
+    provider, budget = run.provider, run.budget
+    settings = provider.settings
     interval = settings.poll_interval
     while isinstance(outcome, Pending):
         remaining = budget.remaining_seconds()
         if remaining <= 0:
             raise ProviderTimeout(
                 f"job {outcome.job_id} was still {outcome.status or 'pending'} "
-                "when the swap's deadline ran out",
+                "when the swap's deadline ran out; the vendor may still finish it",
                 provider=provider.name,
                 request_id=outcome.job_id,
             )
         yield Sleep(min(interval, remaining))
-        response = yield Send.to(provider, provider.build_poll(outcome), budget)
-        outcome = provider.parse_poll(response, outcome)
+        job = outcome
+        try:
+            outcome = yield run.send(
+                provider.build_poll(job),
+                "poll",
+                parse=functools.partial(provider.parse_poll, job=job),
+            )
+        except ProviderError as exc:
+            run.settle(exc)
+            raise
         interval = min(interval * 1.5, settings.max_poll_interval)
-    return (yield from _finish(provider, prepared, outcome, budget))
+    run.charged = True
+    return outcome
 
 
-def _finish(provider: Provider, prepared: PreparedSwap, done: Done, budget: Budget) -> Flow:
-    result: VendorResult = done.result
+def _finish(run: Run, prepared: PreparedSwap, result: VendorResult) -> Flow:
+    """Fetch (if needed), check, measure and convert the finished job's image."""
+    provider = run.provider
+    run.phase = "download"
     image = result.image
     if image is None:
         if not result.url:
@@ -216,10 +387,14 @@ def _finish(provider: Provider, prepared: PreparedSwap, done: Done, budget: Budg
                 body=result.raw,
                 request_id=result.job_id,
             )
-        download = provider.build_download(result.url)
-        response = yield Send.to(provider, download, budget, error_for=provider.download_error)
-        image = response.content
-    info = inspect_image(image, provider=provider.name)
+        image, info = yield run.send(
+            provider.build_download(result.url),
+            "download",
+            error_for=provider.download_error,
+            parse=functools.partial(_decoded, provider=provider.name),
+        )
+    else:
+        info = inspect_image(image, provider=provider.name)
     target = prepared.target
     if target is not None and target.data is not None and image == target.data:
         raise ResultInvalid(
@@ -249,7 +424,15 @@ def _finish(provider: Provider, prepared: PreparedSwap, done: Done, budget: Budg
     )
 
 
-def templates_flow(provider: Provider, budget: Budget) -> Generator[Step, Any, list[Template]]:
-    """List a template provider's templates (a read: retried like a poll)."""
-    response = yield Send.to(provider, provider.build_list_templates(), budget)
-    return provider.parse_templates(response)
+def _decoded(response: httpx.Response, *, provider: str) -> tuple[bytes, ImageInfo]:
+    """A downloaded image and its measurements; a cut or broken one is `ResultInvalid`
+    (raised inside the exchange, so the download is retried)."""
+    return response.content, inspect_image(response.content, provider=provider)
+
+
+def templates_flow(
+    provider: Provider, budget: Budget, policy: FailoverPolicy
+) -> Generator[Step, Any, list[Template]]:
+    """List a template provider's templates (a free read: retried like a poll)."""
+    run = Run(provider, budget, policy, swap_id="")
+    return (yield run.send(provider.build_list_templates(), "poll", parse=provider.parse_templates))

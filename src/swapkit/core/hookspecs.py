@@ -31,6 +31,7 @@ __all__ = [
     "failover",
     "hookimpl",
     "hookspec",
+    "job_accepted",
     "register_providers",
     "register_uploaders",
 ]
@@ -71,6 +72,13 @@ def attempt_started(provider: str, model: str | None, reason: str) -> None:
 @hookspec
 def attempt_finished(attempt: Attempt) -> None:
     """A try ended; `attempt.error` is None on success.  Skipped providers are reported too."""
+
+
+@hookspec
+def job_accepted(provider: str, job_id: str | None, model: str | None, swap_id: str) -> None:
+    """`provider` accepted swap `swap_id` as a paid job (`job_id` is None when the vendor
+    finished it in its answer without naming one): from here swapkit polls it and never sends
+    the swap again."""
 
 
 @hookspec

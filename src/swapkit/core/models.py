@@ -72,9 +72,16 @@ class SwapRequest(BaseModel):
     prompt: str | None = None
     webhook_url: str | None = None
     options: Mapping[str, Mapping[str, Any]] = Field(default_factory=dict)
-    deadline: float | None = Field(default=None, gt=0)
+    deadline: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     max_attempts: int | None = Field(default=None, ge=1)
-    max_cost_usd: float | None = Field(default=None, ge=0)
+    max_cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    @field_validator("deadline", "max_attempts", "max_cost_usd", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not a bool")
+        return value
 
     @field_validator("output_format", mode="before")
     @classmethod
@@ -107,16 +114,25 @@ class SwapRequest(BaseModel):
 
 @dataclasses.dataclass(frozen=True)
 class Attempt:
-    """One try at one provider: why it was chosen, how it ended, what it took and cost."""
+    """One try at one provider: why it was chosen, how it ended, what it took and cost.
+
+    `charged` says whether the vendor charged for it: True (it accepted a paid job and has
+    not refunded it), False (nothing was accepted, or the vendor refunds what failed), None
+    (unknown: a submit's answer was lost, or a job that is billed only on success was still
+    running).  `cost_usd` follows it: the price when charged or unknown, 0.0 when not charged,
+    None when the price itself is unknown.  `job_id` is the vendor's job id, when one was seen.
+    """
 
     provider: str
     model: str | None = None
     reason: str = ""
     error: SwapError | None = None
     elapsed_seconds: float = 0.0
-    cost_usd: float | None = None
+    cost_usd: float | None = 0.0
     #: True when the provider was passed over before anything was sent (`reason` says why).
     skipped: bool = False
+    charged: bool | None = False
+    job_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -148,6 +164,11 @@ class SwapResult:
     faces_detected: int | None = None
     attempts: tuple[Attempt, ...] = ()
     raw: Any = dataclasses.field(default=None, repr=False)
+    #: What the whole swap may have cost: every attempt's `cost_usd` added up (None when any
+    #: is unknown).  `cost_usd` is the serving attempt's alone.
+    spent_usd: float | None = None
+    #: swapkit's id for this swap (``swp_…``), the same in observer hooks and errors.
+    swap_id: str | None = None
 
     @property
     def extension(self) -> str:

@@ -141,6 +141,11 @@ class Events:
     def attempt_finished(self, attempt: object) -> None:
         self._emit("attempt_finished", attempt=attempt)
 
+    def job_accepted(
+        self, provider: str, job_id: str | None, model: str | None, swap_id: str
+    ) -> None:
+        self._emit("job_accepted", provider=provider, job_id=job_id, model=model, swap_id=swap_id)
+
     def failover(self, from_provider: str, to_provider: str, error: object) -> None:
         self._emit("failover", from_provider=from_provider, to_provider=to_provider, error=error)
 

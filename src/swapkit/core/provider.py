@@ -70,6 +70,11 @@ class Capabilities:
     `sync_limit_seconds` is how long the vendor's blocking endpoint may take; a swap whose
     deadline is longer, or which carries a ``webhook_url``, uses the async flow when the
     provider has one.
+    `charges_when` and `refunds_failed_jobs` describe the vendor's billing, which is how
+    swapkit knows whether an attempt was charged: a vendor charges when it accepts a job
+    (``"accepted"``) or only for a job that succeeds (``"succeeded"``), and may refund a job
+    that it accepted and then failed.  An answered 4xx/5xx is never charged by any vendor
+    swapkit knows.
     """
 
     input_kinds: frozenset[InputKind] = frozenset({"bytes", "url"})
@@ -84,6 +89,18 @@ class Capabilities:
     sync_limit_seconds: float | None = None
     typical_latency_seconds: float | None = None
     default_price_usd: float | None = None
+    charges_when: Literal["accepted", "succeeded"] = "accepted"
+    refunds_failed_jobs: bool = True
+
+    @property
+    def charged_while_running(self) -> bool | None:
+        """Whether an accepted, unfinished job is charged (None: only if it succeeds)."""
+        return True if self.charges_when == "accepted" else None
+
+    @property
+    def charged_when_failed(self) -> bool:
+        """Whether an accepted job that then failed stays charged."""
+        return self.charges_when == "accepted" and not self.refunds_failed_jobs
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,21 +1,19 @@
-"""Retry policy: which failures are retried, and how long to wait when the vendor says so.
+"""Retries of one HTTP exchange, and how long to wait when the vendor says so.
 
-Retries go through stamina.  The predicate handed to stamina is built per HTTP exchange by
-`retry_hook`, and it decides from swapkit errors only (never ``on=Exception``):
+Retries go through stamina.  The predicate handed to stamina is built per exchange by
+`retry_hook` and decides from swapkit errors only (never ``on=Exception``), by asking the
+swap's `FailoverPolicy` (`swapkit.core.policy`), which holds every rule and limit:
 
-* a read (a poll, a download) is retried on any `ProviderError` whose class is transient
-  (`RateLimited`, `ProviderUnavailable`, `ProviderTimeout`);
-* a submit is retried only when the error says the vendor cannot have accepted the job
-  (``retryable``: a 429, a refunded 5xx, a connection that never reached the vendor), so a paid
-  swap is never sent twice;
-* a wait the vendor asked for (``Retry-After``, ``X-RateLimit-Reset``) is honoured by returning
-  it to stamina, unless it would overrun the deadline, in which case the error surfaces now.
-
-Every retry also draws from the swap's shared `Budget`, so retries inside one provider and hops
-between providers add up to ``max_attempts`` in total instead of multiplying.  While another
-provider is still to be tried, one exchange is retried at most ``retry_cap`` times, so a vendor
-that is down cannot spend the whole budget before failover; the last provider may use all that
-is left.
+* an error is retried only when the policy's rule for its class and the exchange's phase says
+  so and the error says a resend is safe (``retryable``): a submit is never resent once the
+  vendor may have accepted it;
+* the wait is the vendor's (``Retry-After``, ``X-RateLimit-Reset``) or the policy's back-off,
+  and it is always returned to stamina explicitly: a wait that would run past the deadline is
+  not taken, so back-off never stretches a swap beyond its deadline;
+* retries of an upload or a submit draw from the swap's shared `Budget` (``max_attempts``
+  counts every retry and hop together) and are capped per exchange by the caller (while
+  another provider remains); reads of an accepted job spend no attempts and are bounded by
+  the deadline alone.
 """
 
 from __future__ import annotations
@@ -23,18 +21,16 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import math
+import random
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
-from swapkit.core.errors import (
-    ProviderError,
-    ProviderTimeout,
-    ProviderUnavailable,
-    RateLimited,
-)
+from swapkit.core.errors import RateLimited
+
+if TYPE_CHECKING:
+    from swapkit.core.policy import FailoverPolicy, Phase
 
 __all__ = ["Budget", "parse_retry_after", "retry_hook"]
-
-_TRANSIENT = (RateLimited, ProviderUnavailable, ProviderTimeout)
 
 #: Epoch values above this are absolute times; below it, seconds to wait.
 _EPOCH_THRESHOLD = 1_000_000_000
@@ -80,13 +76,11 @@ def _number(text: str) -> float | None:
 
 @dataclasses.dataclass
 class Budget:
-    """What one swap may still spend: attempts (all retries and hops) and wall time."""
+    """What one swap may still spend: attempts (retries and hops together) and wall time."""
 
     attempts_left: int
     deadline_at: float
     clock: Callable[[], float]
-    #: Retries allowed per exchange at the current provider (None: only the budget limits).
-    retry_cap: int | None = None
 
     def remaining_seconds(self) -> float:
         """Seconds until the swap's deadline (never negative)."""
@@ -100,28 +94,34 @@ class Budget:
         return True
 
 
-def retry_hook(budget: Budget, *, idempotent: bool) -> Callable[[Exception], bool | float]:
-    """The stamina ``on=`` hook for one HTTP exchange (see the module docstring)."""
+def retry_hook(
+    budget: Budget,
+    policy: FailoverPolicy,
+    phase: Phase,
+    *,
+    limit: int | None,
+    jitter: Callable[[], float] = random.random,
+) -> Callable[[Exception], bool | float]:
+    """The stamina ``on=`` hook for one exchange in `phase` (see the module docstring).
 
+    `limit` caps this exchange's retries (None: only the budget and the deadline do).
+    """
     retries = 0
+    spends_attempts = phase in ("upload", "submit")
 
     def hook(exc: Exception) -> bool | float:
         nonlocal retries
-        if not isinstance(exc, ProviderError):
+        if not policy.retries(exc, phase):
             return False
-        if budget.retry_cap is not None and retries >= budget.retry_cap:
+        if limit is not None and retries >= limit:
             return False
-        if idempotent:
-            if not isinstance(exc, _TRANSIENT):
-                return False
-        elif not exc.retryable:
+        asked = exc.retry_after if isinstance(exc, RateLimited) else None
+        wait = asked if asked is not None else policy.backoff(retries + 1, jitter())
+        if wait >= budget.remaining_seconds():
             return False
-        wait = exc.retry_after if isinstance(exc, RateLimited) else None
-        if wait is not None and wait >= budget.remaining_seconds():
-            return False
-        if not budget.take_attempt():
+        if spends_attempts and not budget.take_attempt():
             return False
         retries += 1
-        return True if wait is None else wait
+        return float(wait)
 
     return hook

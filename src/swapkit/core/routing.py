@@ -1,10 +1,15 @@
-"""Choosing providers for a swap and failing over between them.
+"""Choosing providers for a swap and failing over between them, without paying twice.
 
 Before anything is sent, every configured provider is checked against the request using only
 what it declares (`Capabilities`, settings, its own `check`): a provider that cannot take the
-request is skipped with the reason kept.  The eligible ones are tried in order.  A failure
-whose class is in the failover set moves on to the next provider; any other failure (bad input,
-a content refusal) ends the swap with that error, since another vendor would refuse it too.
+request is skipped with the reason kept.  The eligible ones are tried in the strategy's order.
+After a failed attempt the swap's `FailoverPolicy` says, from the error and the phase it
+happened in, whether to move on to the next provider or end the swap; an attempt whose submit
+has an unknown outcome ends the swap with `OutcomeUnknown` unless the policy allows failover.
+
+Money is tracked per attempt (`Attempt.charged`, `Attempt.cost_usd`) and per swap
+(``spent_usd``): before each attempt the swap's ``max_cost_usd`` must still cover what was
+spent (or may have been) plus the next provider's price, or that provider is passed over.
 
 With a single provider configured, its own error is raised as it is (a `ConfigurationError`
 for a missing key, `ImageTooLarge` for an oversize image, the vendor's error after a failed
@@ -15,45 +20,30 @@ try), which is what an application using one vendor wants to catch.  With severa
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
+from typing import Any
 
-from swapkit.core.breaker import CircuitBreaker
+from swapkit.core.breaker import Admission, CircuitBreaker
 from swapkit.core.errors import (
     AllProvidersFailed,
-    AuthenticationError,
     ConfigurationError,
     ImageTooLarge,
-    InsufficientCredits,
     InvalidRequest,
-    JobFailed,
     NoEligibleProvider,
     ProviderError,
-    ProviderTimeout,
     ProviderUnavailable,
-    RateLimited,
-    ResultInvalid,
     SwapError,
 )
-from swapkit.core.flow import Flow, Sleep, Uploads, provider_flow
+from swapkit.core.flow import Flow, Run, Sleep, Step, Uploads, provider_flow
 from swapkit.core.images import LoadedImage, load_image
-from swapkit.core.models import Attempt, SwapRequest, Template
+from swapkit.core.models import Attempt, SwapRequest, SwapResult, Template
 from swapkit.core.plugins import Events
+from swapkit.core.policy import FailoverPolicy, Phase
 from swapkit.core.provider import PreparedSwap, Provider
 from swapkit.core.retry import Budget
 from swapkit.core.strategies import OrderedStrategy, Strategy
 
-__all__ = ["DEFAULT_FAILOVER", "Router", "ineligibility", "prepare", "swap_flow"]
-
-#: Error classes that move a swap on to the next provider.
-DEFAULT_FAILOVER: tuple[type[ProviderError], ...] = (
-    ProviderUnavailable,
-    ProviderTimeout,
-    RateLimited,
-    AuthenticationError,
-    InsufficientCredits,
-    JobFailed,
-    ResultInvalid,
-)
+__all__ = ["Router", "ineligibility", "prepare", "spent", "swap_flow"]
 
 
 def prepare(request: SwapRequest) -> PreparedSwap:
@@ -154,13 +144,22 @@ def _too_large(provider: Provider, image: LoadedImage) -> ImageTooLarge | None:
 
 @dataclasses.dataclass
 class Router:
-    """A client's routing policy: the order, the breakers, the observers, what fails over."""
+    """A client's routing: the order, the breakers, the observers, the failover policy."""
 
     strategy: Strategy = dataclasses.field(default_factory=OrderedStrategy)
     breaker: CircuitBreaker | None = None
     events: Events | None = None
-    failover: tuple[type[SwapError], ...] = DEFAULT_FAILOVER
-    provider_retries: int = 1
+    policy: FailoverPolicy = dataclasses.field(default_factory=FailoverPolicy)
+
+
+def spent(attempts: Sequence[Attempt]) -> float | None:
+    """What `attempts` may have cost together (None when any cost is unknown)."""
+    total = 0.0
+    for attempt in attempts:
+        if attempt.cost_usd is None:
+            return None
+        total += attempt.cost_usd
+    return total
 
 
 def _unavailable(reasons: dict[str, SwapError]) -> SwapError:
@@ -177,124 +176,228 @@ def _unavailable(reasons: dict[str, SwapError]) -> SwapError:
     )
 
 
+@dataclasses.dataclass
+class _Swap:
+    """One swap across providers: its terms, and the attempts (and money) so far."""
+
+    prepared: PreparedSwap
+    budget: Budget
+    router: Router
+    swap_id: str
+    started: float
+    attempts: list[Attempt] = dataclasses.field(default_factory=list)
+    #: The attempts that ran (not skipped) and how each ended.
+    tried: list[Attempt] = dataclasses.field(default_factory=list)
+    #: The provider, error and phase of the last failed attempt.
+    last_failure: tuple[str, ProviderError, Phase] | None = None
+
+    def add(self, attempt: Attempt) -> None:
+        self.attempts.append(attempt)
+        if not attempt.skipped:
+            self.tried.append(attempt)
+        if self.router.events is not None:
+            self.router.events.attempt_finished(attempt)
+
+    def skip(self, provider: Provider, why: str) -> None:
+        self.add(Attempt(provider=provider.name, reason=f"skipped: {why}", skipped=True))
+
+    def record(self, run: Run, reason: str, started: float, error: ProviderError | None) -> Attempt:
+        """The attempt `run` made, with what it may have cost."""
+        price = run.provider.price_usd(self.prepared.request)
+        attempt = Attempt(
+            provider=run.provider.name,
+            model=run.model,
+            reason=reason,
+            error=error,
+            elapsed_seconds=self.budget.clock() - started,
+            cost_usd=0.0 if run.charged is False else price,
+            charged=run.charged,
+            job_id=run.job_id,
+        )
+        self.add(attempt)
+        self.router.strategy.observe(attempt)
+        return attempt
+
+    def over_budget(self, provider: Provider) -> str | None:
+        """Why the swap cannot afford `provider` after what it has spent, or None."""
+        limit = self.prepared.request.max_cost_usd
+        if limit is None or not self.tried:
+            return None  # the price alone was checked for eligibility
+        so_far = spent(self.attempts)
+        price = provider.price_usd(self.prepared.request)
+        if so_far is None or price is None:
+            return (
+                f"what the swap has cost so far or {provider.name}'s price is unknown, so its "
+                f"budget of ${limit:.4f} cannot be shown to cover another attempt"
+            )
+        if so_far + price > limit + 1e-9:
+            return (
+                f"the swap may already have cost ${so_far:.4f}; ${price:.4f} more would pass "
+                f"its budget of ${limit:.4f}"
+            )
+        return None
+
+    def ended(self, error: SwapError) -> SwapError:
+        """`error`, carrying the swap's id, attempts and money."""
+        error.swap_id = self.swap_id
+        error.attempts = tuple(self.attempts)
+        error.spent_usd = spent(self.attempts)
+        return error
+
+    def succeeded(self, result: SwapResult, attempt: Attempt) -> SwapResult:
+        return dataclasses.replace(
+            result,
+            model=result.model or attempt.model,
+            elapsed_seconds=self.budget.clock() - self.started,
+            cost_usd=attempt.cost_usd,
+            spent_usd=spent(self.attempts),
+            swap_id=self.swap_id,
+            attempts=tuple(self.attempts),
+        )
+
+
 def swap_flow(
     providers: Sequence[Provider],
     prepared: PreparedSwap,
     budget: Budget,
     router: Router | None = None,
     uploads: Uploads | None = None,
+    swap_id: str = "",
 ) -> Flow:
     """Try the eligible providers in the strategy's order until one returns a result.
 
     Providers whose breaker is open are passed over; when every provider that could take the
-    swap is open and the deadline allows, the flow waits for the first to reopen.
+    swap is waiting on its breaker and the deadline allows, the flow sleeps until the first
+    may be asked again.
     """
     router = router or Router()
     uploads = uploads or Uploads()
-    breaker, events = router.breaker, router.events
-    clock = budget.clock
-    started = clock()
-    attempts: list[Attempt] = []
-
-    def finish(attempt: Attempt) -> None:
-        attempts.append(attempt)
-        if events is not None:
-            events.attempt_finished(attempt)
-
+    swap = _Swap(prepared, budget, router, swap_id, started=budget.clock())
     reasons: dict[str, SwapError] = {}
+    able = _eligible(swap, providers, uploads, reasons)
+    queue = router.strategy.rank(able, prepared.request)
+    blocked: list[tuple[Provider, str, Admission]] = []
+    while queue:
+        blocked = []
+        for index, (provider, chosen) in enumerate(queue):
+            admission = router.breaker.admit(provider.name) if router.breaker else Admission()
+            if admission.reason is not None:
+                blocked.append((provider, chosen, admission))
+                swap.skip(provider, admission.reason)
+                continue
+            refusal = swap.over_budget(provider)
+            if refusal is not None or not budget.take_attempt():
+                if admission.probe and router.breaker is not None:
+                    router.breaker.release(provider.name)
+                if refusal is None:
+                    break  # max_attempts spent
+                swap.skip(provider, refusal)
+                continue
+            last = index == len(queue) - 1
+            retries = None if last else router.policy.provider_retries
+            outcome = yield from _attempt(swap, provider, chosen, admission, retries, uploads)
+            if isinstance(outcome, SwapResult):
+                return outcome
+            if not _fails_over(swap):
+                raise swap.ended(outcome)
+        queue = [] if swap.tried else (yield from _wait_for_breakers(swap, blocked))
+    for provider, _, admission in blocked:
+        reasons[provider.name] = ProviderUnavailable(admission.reason or "", provider=provider.name)
+    if not swap.tried:
+        raise swap.ended(_unavailable(reasons))
+    if len(swap.tried) == 1 and not blocked and swap.tried[0].error is not None:
+        raise swap.ended(swap.tried[0].error)
+    raise swap.ended(AllProvidersFailed(swap.attempts))
+
+
+def _eligible(
+    swap: _Swap, providers: Sequence[Provider], uploads: Uploads, reasons: dict[str, SwapError]
+) -> list[Provider]:
+    """The providers that can take the swap; the others are skipped with their reason."""
     able: list[Provider] = []
     for provider in providers:
-        why = ineligibility(provider, prepared, uploads)
+        why = ineligibility(provider, swap.prepared, uploads)
         if why is None:
             able.append(provider)
-        else:
-            reasons[provider.name] = why
-            said = why.message if isinstance(why, ProviderError) else str(why)
-            finish(Attempt(provider=provider.name, reason=f"skipped: {said}", skipped=True))
+            continue
+        reasons[provider.name] = why
+        swap.skip(provider, why.message if isinstance(why, ProviderError) else str(why))
     if not able:
-        raise _unavailable(reasons)
+        raise swap.ended(_unavailable(reasons))
+    return able
 
-    pending = router.strategy.rank(able, prepared.request)
-    tried: list[Attempt] = []
-    last_failure: tuple[str, ProviderError] | None = None
-    while True:
-        blocked: list[tuple[Provider, str, str]] = []
-        for index, (provider, chosen) in enumerate(pending):
-            gate = breaker.closed_reason(provider.name) if breaker is not None else None
-            if gate is not None:
-                blocked.append((provider, chosen, gate))
-                finish(Attempt(provider=provider.name, reason=f"skipped: {gate}", skipped=True))
-                continue
-            if not budget.take_attempt():
-                if breaker is not None:
-                    breaker.release(provider.name)
-                break
-            model = provider.model_for(prepared.request)
-            reason = chosen
-            if last_failure is not None:
-                failed_at, error = last_failure
-                reason = f"failover after {type(error).__name__} from {failed_at}; {chosen}"
-                if events is not None:
-                    events.failover(failed_at, provider.name, error)
-            if events is not None:
-                events.attempt_started(provider.name, model, reason)
-            budget.retry_cap = router.provider_retries if index < len(pending) - 1 else None
-            attempt_started = clock()
-            try:
-                result = yield from provider_flow(provider, prepared, budget, uploads)
-            except ProviderError as exc:
-                attempt = Attempt(
-                    provider=provider.name,
-                    model=model,
-                    reason=reason,
-                    error=exc,
-                    elapsed_seconds=clock() - attempt_started,
-                    # An answered error costs nothing (the vendors refund or do not charge
-                    # 4xx/5xx); a timeout or dropped connection may have been charged: unknown.
-                    cost_usd=0.0 if (exc.status_code or 0) >= 400 else None,
-                )
-                tried.append(attempt)
-                finish(attempt)
-                router.strategy.observe(attempt)
-                if breaker is not None:
-                    breaker.record_failure(provider.name, exc)
-                if not isinstance(exc, router.failover) or budget.remaining_seconds() <= 0:
-                    raise
-                last_failure = (provider.name, exc)
-                continue
-            cost = provider.price_usd(prepared.request)
-            attempt = Attempt(
-                provider=provider.name,
-                model=result.model or model,
-                reason=reason,
-                elapsed_seconds=clock() - attempt_started,
-                cost_usd=cost,
-            )
-            finish(attempt)
-            router.strategy.observe(attempt)
-            if breaker is not None:
-                breaker.record_success(provider.name)
-            return dataclasses.replace(
-                result,
-                model=result.model or model,
-                elapsed_seconds=clock() - started,
-                cost_usd=cost,
-                attempts=tuple(attempts),
-            )
-        if tried or not blocked or breaker is None:
-            break
-        reopen = min(breaker.reopens_at(p.name) or clock() for p, _, _ in blocked)
-        wait = max(0.0, reopen - clock())
-        if wait >= budget.remaining_seconds():
-            break
-        yield Sleep(wait)
-        pending = [(p, chosen) for p, chosen, _ in blocked]
-        blocked = []
 
-    for provider, _, gate in blocked:
-        reasons[provider.name] = ProviderUnavailable(gate, provider=provider.name)
-    if not tried:
-        raise _unavailable(reasons)
-    if len(tried) == 1 and tried[0].error is not None and not blocked:
-        raise tried[0].error
-    raise AllProvidersFailed(attempts)
+def _attempt(
+    swap: _Swap,
+    provider: Provider,
+    chosen: str,
+    admission: Admission,
+    retries: int | None,
+    uploads: Uploads,
+) -> Generator[Step, Any, SwapResult | ProviderError]:
+    """One attempt at `provider`: its result, or the error it ended with (recorded either way).
+
+    Its breaker hears the verdict; a probe that ends without one (an input error, an exception
+    that is not swapkit's, a cancelled task) is released, whatever ends it.
+    """
+    router = swap.router
+    breaker, events = router.breaker, router.events
+    run = Run(
+        provider,
+        swap.budget,
+        router.policy,
+        swap.swap_id,
+        retries=retries,
+        model=provider.model_for(swap.prepared.request),
+    )
+    reason = chosen
+    if swap.last_failure is not None:
+        failed_at, error, _ = swap.last_failure
+        reason = f"failover after {type(error).__name__} from {failed_at}; {chosen}"
+        if events is not None:
+            events.failover(failed_at, provider.name, error)
+    if events is not None:
+        events.attempt_started(provider.name, run.model, reason)
+    started = swap.budget.clock()
+    judged = False
+    try:
+        result = yield from provider_flow(run, swap.prepared, uploads)
+    except ProviderError as exc:
+        swap.record(run, reason, started, exc)
+        if breaker is not None and router.policy.counts(exc):
+            breaker.record_failure(provider.name, exc)
+            judged = True
+        swap.last_failure = (provider.name, exc, run.phase)
+        return exc
+    finally:
+        if admission.probe and not judged and breaker is not None:
+            breaker.release(provider.name)
+    attempt = swap.record(run, reason, started, None)
+    if breaker is not None:
+        breaker.record_success(provider.name)
+    return swap.succeeded(result, attempt)
+
+
+def _fails_over(swap: _Swap) -> bool:
+    """Whether the swap moves on after its last failure (else it ends with that error)."""
+    assert swap.last_failure is not None
+    _, error, phase = swap.last_failure
+    policy = swap.router.policy
+    action = policy.then(error, phase)
+    if action == "unknown":
+        action = "failover" if policy.on_unknown_outcome == "failover" else "end"
+    return action == "failover" and swap.budget.remaining_seconds() > 0
+
+
+def _wait_for_breakers(
+    swap: _Swap, blocked: list[tuple[Provider, str, Admission]]
+) -> Generator[Step, Any, list[tuple[Provider, str]]]:
+    """Sleep until a blocked provider may be asked again; nothing when the deadline is first."""
+    times = [admission.retry_at for _, _, admission in blocked if admission.retry_at is not None]
+    if not times or swap.router.breaker is None:
+        return []
+    wait = max(0.0, min(times) - swap.budget.clock())
+    if wait >= swap.budget.remaining_seconds():
+        return []
+    yield Sleep(wait)
+    return [(provider, chosen) for provider, chosen, _ in blocked]

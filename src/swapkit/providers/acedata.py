@@ -167,6 +167,8 @@ class Acedata(Provider):
         sync_limit_seconds=120.0,
         typical_latency_seconds=90.0,
         default_price_usd=0.01,
+        # "charged only on success": not 4xx, 5xx, timeouts, moderation or failed tasks (A-BILL)
+        charges_when="succeeded",
     )
     settings: AcedataSettings
 
@@ -266,7 +268,20 @@ class Acedata(Provider):
         if not finished:
             return Pending(job_id=job.job_id, raw=record)
         if isinstance(inner, dict) and inner:
-            answer = self._answer(response, inner)
+            try:
+                answer = self._answer(response, inner)
+            except (InvalidRequest, ContentRefused):
+                raise
+            except ProviderError as exc:
+                # the query succeeded; the task itself ended in this error (a vendor verdict,
+                # not a failed read: asking again would get the same answer)
+                raise JobFailed(
+                    f"task {job.job_id} failed: {exc.message}",
+                    provider=self.name,
+                    code=exc.code,
+                    body=record,
+                    request_id=job.job_id,
+                ) from exc
             if answer.image_url:
                 return Done(self._result(answer, inner, task_id=job.job_id))
         if status == "failed" or (isinstance(inner, dict) and inner.get("error")):

@@ -98,6 +98,8 @@ class Deepswapai(Provider):
         modes=frozenset({"sync"}),
         face_index=True,
         typical_latency_seconds=5.0,
+        # "1 credit per image" in its examples, reported with a successful swap only [I]
+        charges_when="succeeded",
     )
 
     def model_for(self, request: SwapRequest) -> str:

@@ -18,7 +18,7 @@ result arrives as base64 images from a status endpoint polled with **POST**.
   ``quality_mode`` are options too; swapkit's ``quality="fast"`` picks ``quality_mode="v6"``
   and any other quality ``"v6.1"``.
 * **Statuses.** QUEUED / IN_QUEUE / RUNNING / IN_PROGRESS are running, COMPLETED is done,
-  FAILED and CANCELLED are `JobFailed`, TIMED_OUT is `ProviderTimeout`; any other word counts
+  FAILED, CANCELLED and TIMED_OUT are `JobFailed` (the vendor ended the job); any other word counts
   as running until the deadline.  COMPLETED without an image is `ResultInvalid`.  RunPod-style
   ``executionTime`` (ms) becomes ``processing_seconds``.
 * **Errors.** The vendor documents none; FastAPI's ``{"detail": ...}`` (a string or a list) and
@@ -45,7 +45,6 @@ from swapkit.core.errors import (
     InvalidRequest,
     JobFailed,
     ProviderError,
-    ProviderTimeout,
     ProviderUnavailable,
     ResultInvalid,
 )
@@ -108,6 +107,10 @@ class Eventstation(Provider):
         output_formats=frozenset({"jpeg", "png"}),
         modes=frozenset({"async"}),
         typical_latency_seconds=30.0,
+        # credits per request (2 per v6 request, E-V6), taken when a job is accepted; no refund
+        # is documented for failed jobs [I]; refused requests are assumed free [I]
+        charges_when="accepted",
+        refunds_failed_jobs=False,
     )
     settings: EventstationSettings
 
@@ -239,9 +242,11 @@ class Eventstation(Provider):
                 request_id=job.job_id,
             )
         if word == "TIMED_OUT":
-            raise ProviderTimeout(
+            # the vendor ended the job: a failed job (failover may follow), not a slow answer
+            raise JobFailed(
                 f"job {job.job_id} timed out at the vendor",
                 provider=self.name,
+                code=word,
                 status_code=response.status_code,
                 body=data,
                 request_id=job.job_id,

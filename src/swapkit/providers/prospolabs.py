@@ -172,6 +172,9 @@ class Prospolabs(Provider):
         sync_limit_seconds=120.0,
         typical_latency_seconds=20.0,
         default_price_usd=0.05,
+        # charged per accepted swap; 500/504 answers and failed jobs are refunded (P-DOC, P-BLOG)
+        charges_when="accepted",
+        refunds_failed_jobs=True,
     )
     settings: ProspolabsSettings
 
