@@ -435,4 +435,7 @@ def templates_flow(
 ) -> Generator[Step, Any, list[Template]]:
     """List a template provider's templates (a free read: retried like a poll)."""
     run = Run(provider, budget, policy, swap_id="")
-    return (yield run.send(provider.build_list_templates(), "poll", parse=provider.parse_templates))
+    templates = yield run.send(
+        provider.build_list_templates(), "poll", parse=provider.parse_templates
+    )
+    return cast("list[Template]", templates)
