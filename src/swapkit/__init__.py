@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from swapkit.core.breaker import CircuitBreaker
     from swapkit.core.client import AsyncSwapClient, SwapClient
     from swapkit.core.hookspecs import hookimpl
+    from swapkit.core.http import deadline_transport
     from swapkit.core.models import Attempt, SwapRequest, SwapResult, Template, WebhookEvent
+    from swapkit.core.policy import FailoverPolicy, Rule
     from swapkit.core.provider import Capabilities, Provider
     from swapkit.core.settings import ProviderSettings
     from swapkit.core.strategies import Strategy
@@ -32,8 +34,10 @@ __all__ = [
     "Attempt",
     "Capabilities",
     "CircuitBreaker",
+    "FailoverPolicy",
     "Provider",
     "ProviderSettings",
+    "Rule",
     "Strategy",
     "SwapClient",
     "SwapRequest",
@@ -41,6 +45,7 @@ __all__ = [
     "Template",
     "Uploader",
     "WebhookEvent",
+    "deadline_transport",
     "errors",
     "hookimpl",
 ]
@@ -52,8 +57,10 @@ _HOMES = {
     "Attempt": "swapkit.core.models",
     "Capabilities": "swapkit.core.provider",
     "CircuitBreaker": "swapkit.core.breaker",
+    "FailoverPolicy": "swapkit.core.policy",
     "Provider": "swapkit.core.provider",
     "ProviderSettings": "swapkit.core.settings",
+    "Rule": "swapkit.core.policy",
     "SwapClient": "swapkit.core.client",
     "SwapRequest": "swapkit.core.models",
     "SwapResult": "swapkit.core.models",
@@ -61,6 +68,7 @@ _HOMES = {
     "Template": "swapkit.core.models",
     "Uploader": "swapkit.core.uploads",
     "WebhookEvent": "swapkit.core.models",
+    "deadline_transport": "swapkit.core.http",
     "hookimpl": "swapkit.core.hookspecs",
 }
 

@@ -37,7 +37,7 @@ from swapkit.core.flow import (
     templates_flow,
     transport_error,
 )
-from swapkit.core.http import deadline_transport, exchange_deadline
+from swapkit.core.http import Exchange, deadline_transport, exchange_deadline
 from swapkit.core.images import is_file_reference
 from swapkit.core.models import SwapRequest, SwapResult, Template, WebhookEvent
 from swapkit.core.plugins import Events, installed_providers, installed_uploader
@@ -59,6 +59,8 @@ ProvidersArg = Sequence[ProviderSpec] | Mapping[str, Mapping[str, Any] | None] |
 DEFAULT_DEADLINE = 120.0
 #: Attempts per swap, retries and failover hops together.
 DEFAULT_MAX_ATTEMPTS = 4
+#: How far past its limit an ``async`` exchange may run before it is cut off (seconds).
+_EXCHANGE_GRACE_SECONDS = 0.25
 
 
 class _BaseClient:
@@ -273,11 +275,13 @@ class SwapClient(_BaseClient):
 
     def _exchange(self, step: Send) -> Any:
         request = step.ready()
+        exchange = Exchange(step.timeout_now())
+        request.extensions["trace"] = exchange.trace
         try:
-            with exchange_deadline(step.timeout_now()):
+            with exchange_deadline(exchange.limit):
                 response = self._http.send(request)
         except httpx.TransportError as exc:
-            raise transport_error(exc, step) from exc
+            raise transport_error(exc, step, exchange) from exc
         except RuntimeError:
             if self._http.is_closed:
                 raise self._closed(step) from None
@@ -389,16 +393,21 @@ class AsyncSwapClient(_BaseClient):
 
     async def _exchange(self, step: Send) -> Any:
         request = step.ready()
-        limit = step.timeout_now()
+        exchange = Exchange(step.timeout_now())
+        request.extensions["trace"] = exchange.atrace
         try:
-            with anyio.fail_after(limit):
+            # httpx's own timeouts (the pool's, each read's) are the same limit and fire first
+            # when they apply: they say more (a full pool is not the vendor's fault)
+            with anyio.fail_after(exchange.limit + _EXCHANGE_GRACE_SECONDS):
                 response = await self._http.send(request)
         except TimeoutError:
             # the whole exchange (not one read) outlived the time the swap had left
-            late = httpx.ReadTimeout(f"no complete answer within {limit:.1f}s", request=request)
-            raise transport_error(late, step) from None
+            late = httpx.ReadTimeout(
+                f"no complete answer within {exchange.limit:.1f}s", request=request
+            )
+            raise transport_error(late, step, exchange) from None
         except httpx.TransportError as exc:
-            raise transport_error(exc, step) from exc
+            raise transport_error(exc, step, exchange) from exc
         except RuntimeError:
             if self._http.is_closed:
                 raise self._closed(step) from None

@@ -129,6 +129,9 @@ class ProviderError(SwapError):
         self.retryable = self.default_retryable if retryable is None else retryable
         self.body = body
         self.request_id = request_id
+        #: False when the failure says nothing about the vendor's health: it happened on this
+        #: side, or the vendor was not given a fair time to answer.  Breakers ignore those.
+        self.blames_vendor = True
 
     def __str__(self) -> str:
         where = []
@@ -233,6 +236,10 @@ class LocalFailure(ProviderError):
     left (more concurrent swaps than ``httpx.Limits(max_connections=...)`` allows).  Nothing
     reached the vendor, nothing was charged, and the provider's circuit breaker is not told.
     """
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.blames_vendor = False
 
 
 class ConfigurationError(SwapError, ValueError):

@@ -44,6 +44,7 @@ from swapkit.core.errors import (
     ProviderUnavailable,
     ResultInvalid,
 )
+from swapkit.core.http import Exchange
 from swapkit.core.images import ImageInfo, convert_image, inspect_image
 from swapkit.core.models import SwapResult, Template
 from swapkit.core.policy import FailoverPolicy, Phase
@@ -91,6 +92,8 @@ class Send:
     #: Retries allowed for this exchange (None: only the budget and the deadline limit them).
     retries: int | None = None
     parse: Callable[[httpx.Response], Any] | None = None
+    #: The provider's declared typical latency (seconds), if any.
+    typical_latency: float | None = None
 
     def ready(self) -> httpx.Request:
         """The request, its HTTP timeout set to what the deadline leaves (for each try)."""
@@ -106,6 +109,13 @@ class Send:
     def timeout_now(self) -> float:
         """The HTTP timeout for this exchange: the provider's, cut to the swap's deadline."""
         return max(0.001, min(self.timeout, self.budget.remaining_seconds()))
+
+    @property
+    def fair_seconds(self) -> float:
+        """How long the vendor must have held a request for its timeout to blame it: twice
+        its typical latency (at least a second), and never more than its `timeout`."""
+        typical = self.typical_latency
+        return min(self.timeout, max(1.0, 2 * typical)) if typical else self.timeout / 2
 
     def retry_hook(self) -> Callable[[Exception], bool | float]:
         """The stamina hook for this exchange (see `swapkit.core.retry`)."""
@@ -136,15 +146,31 @@ Step = Send | Sleep | Accepted
 Flow = Generator[Step, Any, SwapResult]
 
 
-def transport_error(exc: httpx.TransportError, step: Send) -> ProviderError:
+def transport_error(
+    exc: httpx.TransportError, step: Send, exchange: Exchange | None = None
+) -> ProviderError:
     """The one place transport failures become swapkit errors.
 
     A connection that was never made, and a request that was never fully written, cannot have
     started a job: safe to resend.  A full connection pool or a closed client is this side's
-    `LocalFailure`.  Once the whole request was sent, a lost answer (a timeout, a dropped
-    connection) leaves a submit's outcome unknown (`OutcomeUnknown`); any other request is a
-    free read and may be sent again.
+    `LocalFailure`.  Once the whole request may have been sent, a lost answer (a timeout, a
+    dropped connection) leaves a submit's outcome unknown (`OutcomeUnknown`); any other
+    request is a free read and may be sent again.
+
+    A timeout blames the vendor (counts against its breaker) only when the vendor held the
+    request for a fair time, `Send.fair_seconds`: not when the request waited for a
+    connection from a busy pool, or the swap's deadline left it too little.
     """
+    error = _transport_error(exc, step, exchange)
+    if isinstance(exc, httpx.TimeoutException):
+        held = exchange.held_by_vendor() if exchange is not None else step.timeout_now()
+        error.blames_vendor = held >= step.fair_seconds
+    return error
+
+
+def _transport_error(
+    exc: httpx.TransportError, step: Send, exchange: Exchange | None
+) -> ProviderError:
     url = str(step.request.url.copy_with(query=None))
     if isinstance(exc, httpx.PoolTimeout):
         return LocalFailure(
@@ -161,7 +187,8 @@ def transport_error(exc: httpx.TransportError, step: Send) -> ProviderError:
         return ProviderUnavailable(
             f"cannot request {url}: {exc}", provider=step.provider, retryable=False
         )
-    if isinstance(exc, (httpx.WriteError, httpx.WriteTimeout)):
+    unsent = exchange is not None and exchange.connected_at is not None and not exchange.sent_at
+    if isinstance(exc, (httpx.WriteError, httpx.WriteTimeout)) or unsent:
         return ProviderUnavailable(
             f"the request to {url} could not be sent in full ({type(exc).__name__}: {exc})",
             provider=step.provider,
@@ -237,6 +264,7 @@ class Run:
             error_for or self.provider.error_from_response,
             retries=self.policy.read_retries if reads else self.retries,
             parse=parse,
+            typical_latency=self.provider.capabilities.typical_latency_seconds,
         )
 
     def accepted(self, outcome: Outcome) -> Accepted:

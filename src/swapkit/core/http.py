@@ -13,12 +13,18 @@ an absolute deadline:
   with a client of your own; any other client bounds each read only.
 
 The deadline is kept in a context variable, so one transport serves any number of threads.
+
+`Exchange` follows one try through httpcore's ``trace`` extension (when the transport emits
+it; the sandbox's in-process transport does not): when a connection was first working on it,
+and whether the whole request was written.  That tells a request the vendor never received in
+full from one it did, and how long the vendor has held it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -26,7 +32,7 @@ from typing import Any
 import httpcore
 import httpx
 
-__all__ = ["deadline_transport", "exchange_deadline"]
+__all__ = ["Exchange", "deadline_transport", "exchange_deadline"]
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "swapkit_exchange_deadline", default=None
@@ -124,3 +130,32 @@ def deadline_transport(**options: Any) -> httpx.HTTPTransport:
     if isinstance(backend, httpcore.NetworkBackend):
         pool._network_backend = _BoundedBackend(backend)  # type: ignore[union-attr]
     return transport
+
+
+@dataclasses.dataclass
+class Exchange:
+    """One try of an HTTP exchange, as httpcore's trace events tell it (times: monotonic)."""
+
+    limit: float
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    #: When a connection first worked on the request (None: no trace event seen).
+    connected_at: float | None = None
+    #: When the whole request had been written (None: not known to have been).
+    sent_at: float | None = None
+
+    def trace(self, name: str, info: Any) -> None:
+        """The ``trace`` extension's callback for a blocking client."""
+        now = time.monotonic()
+        if self.connected_at is None:
+            self.connected_at = now
+        if name.endswith(".send_request_body.complete"):
+            self.sent_at = now
+
+    async def atrace(self, name: str, info: Any) -> None:
+        """The same for an ``async`` client (httpcore awaits it)."""
+        self.trace(name, info)
+
+    def held_by_vendor(self) -> float:
+        """Seconds the vendor has had the request (since it was written, as far as known)."""
+        since = self.sent_at or self.connected_at or self.started
+        return time.monotonic() - since

@@ -199,8 +199,15 @@ class FailoverPolicy:
         return self.rule(error, phase).then
 
     def counts(self, error: BaseException) -> bool:
-        """Whether `error` counts against the provider's circuit breaker."""
-        return isinstance(error, ProviderError) and not isinstance(error, self.not_counted)
+        """Whether `error` counts against the provider's circuit breaker: not for the classes
+        in `not_counted`, nor for an error that does not blame the vendor (a timeout of a
+        request the vendor held for less than a fair time: it waited for a connection on this
+        side, or the swap's deadline left it little)."""
+        return (
+            isinstance(error, ProviderError)
+            and error.blames_vendor
+            and not isinstance(error, self.not_counted)
+        )
 
     def backoff(self, retry_number: int, jitter: float) -> float:
         """The wait before retry `retry_number` (1-based), given a jitter draw in [0, 1)."""
