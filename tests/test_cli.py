@@ -105,5 +105,15 @@ def test_demo_runs_on_the_embedded_sandbox(
     assert "Cyberpunk Neon" in out
     assert "attempt    prospolabs: ProviderUnavailable" in out
     assert "attempt    deepswapai: ok (failover after ProviderUnavailable" in out
+    assert (
+        "attempt    prospolabs: ProviderUnavailable (position 1 in the fallback order; not charged)"
+        in out
+    )
     assert "attempt    prospolabs: skipped: costs $0.0500 per swap, over the budget" in out
-    assert "attempt    deepswapai: ok (expected price $0.0100)" in out
+    assert "attempt    deepswapai: ok (expected price $0.0100; charged)" in out
+    assert "OutcomeUnknown: the connection to" in out
+    assert (
+        "attempt    prospolabs: OutcomeUnknown (position 1 in the fallback order; charge unknown)"
+        in out
+    )
+    assert "deepswapai: ok" not in out.split("8. ")[1].split("9. ")[0]

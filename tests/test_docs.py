@@ -44,7 +44,9 @@ def _prose(text: str) -> str:
 
 def _slug(heading: str) -> str:
     """GitHub's anchor for a heading."""
-    text = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", r"\1", heading).strip().lower()
+    # emphasis marks go; an underscore inside a word (a hook's name) stays, as on GitHub
+    text = re.sub(r"[`*]|(?<!\w)_|_(?!\w)|\[([^\]]*)\]\([^)]*\)", r"\1", heading)
+    text = text.strip().lower()
     return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
 
 
@@ -163,3 +165,12 @@ def test_plugin_example_runs(
     expected = re.search(r"^# (.+)$", usage, re.M)
     assert expected, "the usage example should end with its output as a comment"
     assert capsys.readouterr().out.strip() == expected[1]
+
+
+def test_the_policy_table_in_the_routing_docs_is_the_policy() -> None:
+    from swapkit import FailoverPolicy
+
+    text = (DOCS / "routing.md").read_text()
+    found = re.search(r"<!-- policy-table[^>]*-->\n(.*?)\n<!-- /policy-table -->", text, re.S)
+    assert found, "docs/routing.md has no generated policy table"
+    assert found[1] == FailoverPolicy().table(), "regenerate it: FailoverPolicy().table()"

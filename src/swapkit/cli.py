@@ -22,9 +22,10 @@ from swapkit.core.errors import (
     ConfigurationError,
     InvalidRequest,
     NoEligibleProvider,
+    OutcomeUnknown,
     SwapError,
 )
-from swapkit.core.models import SwapResult
+from swapkit.core.models import Attempt, SwapResult
 from swapkit.core.plugins import installed_providers
 
 __all__ = ["main"]
@@ -154,14 +155,24 @@ def _print_result(result: SwapResult, path: Path) -> None:
     if result.processing_seconds is not None:
         print(f"  vendor     {result.processing_seconds:.2f} s of processing")
     print(f"  elapsed    {result.elapsed_seconds:.2f} s")
-    cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.3f}"
-    print(f"  cost       {cost}")
-    for attempt in result.attempts:
+    print(
+        f"  cost       {_dollars(result.cost_usd)} (the whole swap: {_dollars(result.spent_usd)})"
+    )
+    _print_attempts(result.attempts)
+
+
+def _print_attempts(attempts: Sequence[Attempt]) -> None:
+    for attempt in attempts:
         if attempt.skipped:
             print(f"  attempt    {attempt.provider}: {attempt.reason}")
             continue
         outcome = "ok" if attempt.error is None else f"{type(attempt.error).__name__}"
-        print(f"  attempt    {attempt.provider}: {outcome} ({attempt.reason})")
+        charged = {True: "charged", False: "not charged", None: "charge unknown"}[attempt.charged]
+        print(f"  attempt    {attempt.provider}: {outcome} ({attempt.reason}; {charged})")
+
+
+def _dollars(amount: float | None) -> str:
+    return "unknown" if amount is None else f"${amount:.3f}"
 
 
 def _providers(args: argparse.Namespace) -> int:
@@ -274,13 +285,27 @@ def _demo(args: argparse.Namespace) -> int:
             _print_result(result, result.save(out / f"failover.{result.extension}"))
             sandbox.faults.clear()
 
+            print(
+                "\n8. the connection drops after Prospolabs took the swap: the outcome is "
+                "unknown, so\n   swapkit does not buy the same swap again from DeepSwapAI"
+            )
+            sandbox.faults.add(
+                Fault(provider="prospolabs", kind="drop", after_processing=True, times=1)
+            )
+            try:
+                client.swap(source=out / "face.png", target=out / "scene.png")
+            except OutcomeUnknown as exc:
+                print(f"  {type(exc).__name__}: {exc.message}")
+                print(f"  spent      {_dollars(exc.spent_usd)} at most")
+                _print_attempts(exc.attempts)
+
         priced = {
             "prospolabs": {**settings, "price_usd": 0.05},
             "deepswapai": {**deepswapai, "price_usd": 0.01},
             "acedata": {**acedata, "price_usd": 0.02},
         }
         with SwapClient(providers=priced, strategy="cheapest") as client:
-            print("\n8. cost routing: the cheapest vendor first, under a budget of $0.03")
+            print("\n9. cost routing: the cheapest vendor first, under a budget of $0.03")
             result = client.swap(
                 source=out / "face.png", target=out / "scene.png", max_cost_usd=0.03
             )
