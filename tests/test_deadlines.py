@@ -295,3 +295,26 @@ def test_a_full_connection_pool_opens_no_breaker_in_threads(
     assert all(isinstance(o, errors.ProviderError) for o in failures)
     assert not any(o.blames_vendor for o in failures)
     assert breaker.store.get("deepswapai") == breaker.store.get("never-used")
+
+
+def test_a_closed_client_is_a_local_failure(
+    kind: str, sandbox_client: dict[str, Any], clock: FakeClock
+) -> None:
+    breaker = CircuitBreaker(failure_threshold=1, clock=clock.monotonic)
+    options = {**sandbox_client, "circuit_breaker": breaker}
+    if kind == "sync":
+        client = SwapClient(**options)
+        client.close()
+        with pytest.raises(errors.LocalFailure, match="closed") as info:
+            client.swap(source=FACE, target=SCENE)
+    else:
+
+        async def go() -> None:
+            client = AsyncSwapClient(**options)
+            await client.aclose()
+            await client.swap(source=FACE, target=SCENE)
+
+        with pytest.raises(errors.LocalFailure, match="closed") as info:
+            asyncio.run(go())
+    assert info.value.attempts[-1].charged is False
+    assert breaker.store.get("deepswapai").status == "closed"
