@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import struct
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -19,7 +21,7 @@ from swapkit.core.plugins import make_plugin_manager
 
 from .clock import FakeClock
 
-__all__ = ["FakeClock", "make_image", "run_swap"]
+__all__ = ["FakeClock", "make_image", "padded_png", "run_swap"]
 
 # CI runs the property tests deterministically (a failure there is reproducible from the seed
 # printed); local runs stay random, which is how new failing inputs are found.
@@ -72,6 +74,15 @@ def make_image(
     out = io.BytesIO()
     image.save(out, format=fmt)
     return out.getvalue()
+
+
+def padded_png(total_bytes: int) -> bytes:
+    """A valid PNG of exactly `total_bytes`: a small image with a large private chunk."""
+    png = make_image((8, 8))
+    padding = total_bytes - len(png) - 12
+    chunk = b"swPd" + bytes(padding)
+    blob = struct.pack(">I", padding) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    return png[:33] + blob + png[33:]  # after the signature and the IHDR chunk
 
 
 @pytest.fixture

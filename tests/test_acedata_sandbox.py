@@ -19,7 +19,7 @@ from swapkit import SwapClient, errors
 from swapkit.core.images import LoadedImage
 from swapkit.core.uploads import Uploader
 
-from .conftest import FakeClock, make_image
+from .conftest import FakeClock, make_image, padded_png
 from .sandbox.helpers import LoopbackServer
 
 KEY = "acedata-sandbox"
@@ -239,7 +239,7 @@ def test_a_failed_upload_is_retried(
 
 
 def test_oversize_image_fails_before_the_network(swap: Any, sandbox: Any, scene_png: bytes) -> None:
-    huge = b"\x89PNG\r\n\x1a\n" + bytes(25 * 1024 * 1024)
+    huge = padded_png(25 * 1024 * 1024 + 64)
     with pytest.raises(errors.ImageTooLarge, match="25 MB"):
         swap(source=huge, target=scene_png)
     assert sandbox.requests == []

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from swapkit import SwapClient, errors
 
-from .conftest import FakeClock, make_image
+from .conftest import FakeClock, make_image, padded_png
 
 KEY = "ds-sandbox"
 
@@ -152,7 +152,7 @@ def test_status_faults(
 
 
 def test_oversize_fails_before_the_network(swap: Any, sandbox: Any, scene_png: bytes) -> None:
-    huge = b"\x89PNG\r\n\x1a\n" + bytes(50 * 1024 * 1024)
+    huge = padded_png(50 * 1024 * 1024 + 64)
     with pytest.raises(errors.ImageTooLarge, match="50 MB"):
         swap(source=huge, target=scene_png)
     assert sandbox.requests == []

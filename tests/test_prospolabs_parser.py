@@ -188,7 +188,7 @@ def test_any_other_status_with_an_id_is_still_running(status: str | None) -> Non
 
 
 def test_async_submit_without_an_id_is_a_provider_error() -> None:
-    with pytest.raises(errors.ProviderUnavailable, match="neither a result nor a job id"):
+    with pytest.raises(errors.MalformedResponse, match="neither a result nor a job id"):
         provider.parse_submit(response(202, {"status": "processing"}), ASYNC)
 
 

@@ -18,7 +18,7 @@ import stamina
 
 from swapkit import SwapClient, SwapResult, errors
 
-from .conftest import FakeClock, make_image
+from .conftest import FakeClock, make_image, padded_png
 
 Swap = Callable[..., SwapResult]
 
@@ -298,7 +298,7 @@ def test_dropped_polls_and_downloads_are_retried(
         ("/no/such/face.png", errors.InvalidRequest, "does not exist"),
         (b"GIF? no. just text", errors.UnsupportedImage, "not an image"),
         (
-            b"\x89PNG\r\n\x1a\n" + bytes(10 * 1024 * 1024),
+            padded_png(10 * 1024 * 1024 + 64),
             errors.ImageTooLarge,
             "over prospolabs's limit of 10 MB",
         ),

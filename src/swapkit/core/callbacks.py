@@ -19,7 +19,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from swapkit.core.errors import InvalidSignature
 
-__all__ = ["NONCE_PARAM", "TOKEN_PARAM", "sign_callback_url", "verify_callback_url"]
+__all__ = [
+    "NONCE_PARAM",
+    "TOKEN_PARAM",
+    "callback_url_problem",
+    "sign_callback_url",
+    "verify_callback_url",
+]
 
 NONCE_PARAM = "swapkit_nonce"
 TOKEN_PARAM = "swapkit_token"
@@ -38,15 +44,24 @@ def sign_callback_url(url: str, secret: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def verify_callback_url(url: str, secret: str) -> None:
-    """Raise `InvalidSignature` unless `url` carries a nonce and token made with `secret`."""
+def callback_url_problem(url: str, secret: str) -> str | None:
+    """Why `url` does not carry a nonce and token made with `secret`, or None when it does."""
     query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
     nonce, token = query.get(NONCE_PARAM), query.get(TOKEN_PARAM)
     if not nonce or not token:
-        raise InvalidSignature(
+        return (
             f"the callback URL carries no {NONCE_PARAM}/{TOKEN_PARAM}; pass the full URL the "
             "callback arrived at, query string included"
         )
     expected = _token(secret, nonce)
     if not hmac.compare_digest(expected.encode(), token.encode("utf-8", "replace")):
-        raise InvalidSignature("the callback URL's token does not match: not sent by swapkit")
+        return "the callback URL's token does not match: not sent by swapkit"
+    return None
+
+
+def verify_callback_url(url: str, secret: str) -> None:
+    """Raise `InvalidSignature` unless `url` carries a nonce and token made with `secret`."""
+    problem = callback_url_problem(url, secret)
+    del secret  # not in the frame the error's traceback keeps
+    if problem is not None:
+        raise InvalidSignature(problem)

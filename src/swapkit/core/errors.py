@@ -19,6 +19,7 @@ Every exception swapkit raises on purpose derives from `SwapError`::
     │   ├── JobNotFound               the vendor does not know the job id
     │   ├── ResultExpired             the result URL is no longer served
     │   ├── ResultInvalid             the vendor said "done" but the image is missing or broken
+    │   │   └── MalformedResponse     a 2xx answer that cannot be read (cut, not JSON, absurd)
     │   ├── OutcomeUnknown            a submit's answer was lost: the vendor may have accepted it
     │   └── LocalFailure              this side could not send (a full pool, a closed client)
     ├── ConfigurationError            a setting is missing or wrong; names the variable that sets it
@@ -68,6 +69,7 @@ __all__ = [
     "JobFailed",
     "JobNotFound",
     "LocalFailure",
+    "MalformedResponse",
     "NoEligibleProvider",
     "NoFaceDetected",
     "OutcomeUnknown",
@@ -210,6 +212,17 @@ class ResultExpired(ProviderError):
 
 class ResultInvalid(ProviderError):
     """The vendor reported success but the image is missing, undecodable or unchanged."""
+
+
+class MalformedResponse(ResultInvalid):
+    """The vendor answered 2xx with a body that cannot be read: cut short, not JSON, nested or
+    sized past swapkit's bounds, or not the shape its API promises.
+
+    Reading it again is safe for a poll (swapkit does); for a submit, the vendor may have
+    accepted the job it answered for, so the swap's outcome is unknown (`OutcomeUnknown`).
+    """
+
+    default_retryable = True
 
 
 class OutcomeUnknown(ProviderError):

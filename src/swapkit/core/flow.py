@@ -38,6 +38,7 @@ import httpx
 from swapkit.core.errors import (
     JobFailed,
     LocalFailure,
+    MalformedResponse,
     OutcomeUnknown,
     ProviderError,
     ProviderTimeout,
@@ -355,7 +356,7 @@ def _submit(run: Run, prepared: PreparedSwap) -> Generator[Step, Any, Outcome]:
         raise
     try:
         outcome = provider.parse_submit(response, plan)
-    except (ProviderUnavailable, ProviderTimeout) as exc:
+    except (MalformedResponse, ProviderUnavailable, ProviderTimeout) as exc:
         # a 2xx that cannot be read as a job or a refusal: the vendor may have accepted it
         run.charged = None
         raise unknown_outcome(

@@ -9,6 +9,22 @@ The media type comes from the bytes (magic numbers), never from a file name.  Wi
 of results come from the image header; a result is also decoded once, fully, because a vendor
 that says "done" over a truncated file must fail over rather than hand the caller a broken
 image (the decode costs milliseconds next to the seconds of a swap).
+
+Every image is untrusted input, the caller's and the vendor's alike:
+
+* a local path is read only when it is a regular file, at most `MAX_INPUT_BYTES` (checked
+  from ``stat`` before reading, and while reading); a NUL byte, a directory, a FIFO, a device or
+  an unreadable file is an `InvalidRequest` naming the input, before any network call;
+* an input must decode far enough to be checked (its header, and for PNG its chunks): a cut
+  file is refused before it is sent;
+* no image larger than `MAX_PIXELS` is decoded (a "decompression bomb" declares gigapixels in a
+  few kilobytes): a vendor's is `ResultInvalid`, a caller's `UnsupportedImage`;
+* Pillow's own exceptions never escape: decoding is the boundary where any failure of a
+  third-party decoder on hostile bytes becomes a swapkit error;
+* conversion handles every mode Pillow opens (16-bit and float images are scaled to 8 bits,
+  CMYK and other colour spaces become RGB, alpha is kept where the format has it).  A result
+  that cannot be written in the requested format (a WebP wider than 16383 px) is returned as
+  the vendor made it, its `media_type` saying so, rather than lost after it was paid for.
 """
 
 from __future__ import annotations
@@ -18,15 +34,22 @@ import binascii
 import dataclasses
 import functools
 import io
+import logging
+import os
+import stat
+import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from PIL import Image, UnidentifiedImageError
+import httpx
+from PIL import Image
 
-from swapkit.core.errors import InvalidRequest, ResultInvalid, UnsupportedImage
+from swapkit.core.errors import ImageTooLarge, InvalidRequest, ResultInvalid, UnsupportedImage
 from swapkit.core.models import ImageInput
 
 __all__ = [
+    "MAX_INPUT_BYTES",
+    "MAX_PIXELS",
     "ImageInfo",
     "LoadedImage",
     "convert_image",
@@ -39,6 +62,15 @@ __all__ = [
 _ACCEPTED = "a path to an image file, image bytes, an http(s):// URL or a data: URI"
 
 _PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+
+#: The largest local image file swapkit reads (every vendor's own limit is lower).
+MAX_INPUT_BYTES = 100 * 1024 * 1024
+#: The most pixels an image may declare before swapkit refuses to decode it (about 16k x 16k).
+MAX_PIXELS = 256_000_000
+#: The most pixels each output format can hold on a side.
+_MAX_SIDE = {"JPEG": 65_500, "PNG": 2**31 - 1, "WEBP": 16_383}
+
+_log = logging.getLogger("swapkit")
 
 
 def sniff_media_type(data: bytes | memoryview) -> str | None:
@@ -97,14 +129,36 @@ class LoadedImage:
         return f"data:{self.media_type};base64,".encode() + self.base64
 
 
-_URL_PREFIXES = ("http://", "https://")
+_URL_SCHEMES = ("http", "https")
+
+
+def _scheme(value: str) -> str | None:
+    """The lower-cased URL scheme of `value` (``http``, ``data``, ...), or None for a path."""
+    head, sep, _ = value.partition(":")
+    if sep and head.isascii() and head.isalpha() and len(head) > 1:
+        return head.lower()
+    return None
 
 
 def is_file_reference(value: object) -> bool:
     """Whether loading `value` reads a local file (a path, as opposed to bytes, a URL or data:)."""
     if isinstance(value, Path):
         return True
-    return isinstance(value, str) and not value.startswith((*_URL_PREFIXES, "data:"))
+    return isinstance(value, str) and _scheme(value) not in (*_URL_SCHEMES, "data")
+
+
+def check_url(value: str, what: str) -> str:
+    """`value` when it is an absolute http(s) URL with a host; else an `InvalidRequest`."""
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        url = None
+    if url is None or url.scheme not in _URL_SCHEMES or not url.host:
+        raise InvalidRequest(
+            f"{what} {value[:200]!r} is not a usable http(s) URL (it needs a host, e.g. "
+            "'https://example.com/image.png')"
+        )
+    return value
 
 
 def load_image(value: ImageInput, role: str) -> LoadedImage:
@@ -112,41 +166,75 @@ def load_image(value: ImageInput, role: str) -> LoadedImage:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _from_bytes(bytes(value) if not isinstance(value, bytes) else value, role, "bytes")
     if isinstance(value, str):
-        if value.startswith(_URL_PREFIXES):
-            return LoadedImage(role=role, origin=value, url=value)
-        if value.startswith("data:"):
+        scheme = _scheme(value)
+        if scheme in _URL_SCHEMES:
+            url = check_url(value, f"{role} image")
+            return LoadedImage(role=role, origin=url, url=url)
+        if scheme == "data":
             return _from_bytes(_decode_data_uri(value, role), role, "data: URI")
-        scheme, sep, _ = value.partition("://")
-        if sep and scheme.isalnum():
+        if scheme is not None and value[len(scheme) : len(scheme) + 3] == "://":
             raise InvalidRequest(
-                f"{role} image {value!r} uses an unsupported URL scheme; pass {_ACCEPTED}"
+                f"{role} image {value[:200]!r} uses an unsupported URL scheme; pass {_ACCEPTED}"
             )
     if isinstance(value, (str, Path)):
-        return _from_bytes(_read_file(Path(value), role), role, str(value))
+        return _from_bytes(_read_file(value, role), role, str(value))
     raise InvalidRequest(f"{role} image must be {_ACCEPTED}, not {type(value).__name__}")
 
 
-def _read_file(path: Path, role: str) -> bytes:
+def _read_file(value: str | Path, role: str) -> bytes:
+    """The bytes of a regular file, at most `MAX_INPUT_BYTES`; an `InvalidRequest` otherwise."""
+    shown = repr(str(value)[:300])
+    if "\x00" in str(value):
+        raise InvalidRequest(f"{role} image path {shown} contains a NUL byte; pass a real path")
+    path = Path(value)
     try:
-        return path.read_bytes()
+        info = path.stat()
     except FileNotFoundError:
         raise InvalidRequest(
-            f"{role} image file {str(path)!r} does not exist; check the path, or pass {_ACCEPTED}"
+            f"{role} image file {shown} does not exist; check the path, or pass {_ACCEPTED}"
         ) from None
-    except IsADirectoryError:
+    except (OSError, ValueError) as exc:
         raise InvalidRequest(
-            f"{role} image {str(path)!r} is a directory; pass the path of an image file"
+            f"{role} image file {shown} cannot be read ({_reason(exc)}); check the path"
         ) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InvalidRequest(f"{role} image {shown} is a directory; pass the path of an image file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidRequest(
+            f"{role} image {shown} is not a regular file (a pipe, socket or device); save the "
+            "image to a file, or pass its bytes"
+        )
+    if info.st_size > MAX_INPUT_BYTES:
+        raise _too_large_file(role, shown, info.st_size)
+    try:
+        # O_NONBLOCK: should the file have been swapped for a FIFO since stat, open does not hang
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read(MAX_INPUT_BYTES + 1)
     except OSError as exc:
         raise InvalidRequest(
-            f"{role} image file {str(path)!r} cannot be read ({exc.strerror}); "
-            "check its permissions"
-        ) from exc
+            f"{role} image file {shown} cannot be read ({_reason(exc)}); check its permissions"
+        ) from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise _too_large_file(role, shown, len(data))
+    return data
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or type(exc).__name__
+
+
+def _too_large_file(role: str, shown: str, size: int) -> ImageTooLarge:
+    """The error for a local file over `MAX_INPUT_BYTES`."""
+    return ImageTooLarge(
+        f"{role} image file {shown} is {size / 2**20:.0f} MB; swapkit reads images of up to "
+        f"{MAX_INPUT_BYTES / 2**20:.0f} MB and every vendor takes less: resize or recompress it"
+    )
 
 
 def _decode_data_uri(uri: str, role: str) -> bytes:
     header, sep, payload = uri.partition(",")
-    if not sep or not header.endswith(";base64"):
+    if not sep or not header.lower().endswith(";base64"):
         raise InvalidRequest(
             f"{role} image data: URI must look like 'data:image/png;base64,<data>'"
         )
@@ -161,7 +249,33 @@ def _from_bytes(data: bytes, role: str, origin: str) -> LoadedImage:
     if media_type is None:
         what = "is empty" if not data else "is not an image"
         raise UnsupportedImage(f"{role} image ({origin}) {what}; pass a JPEG, PNG or WebP image")
+    problem = _undecodable(data, full=False)
+    if problem is not None:
+        raise UnsupportedImage(
+            f"{role} image ({origin}, {media_type}) {problem}; re-save it as a JPEG or PNG"
+        )
     return LoadedImage(role=role, origin=origin, data=data, media_type=media_type)
+
+
+def _undecodable(data: bytes, *, full: bool) -> str | None:
+    """Why `data` cannot be decoded (None when it can): a full decode, or a check of its
+    header (and, for PNG, its chunks).  Nothing Pillow raises escapes."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    return f"declares {width}x{height} pixels, too many to decode safely"
+                if full:
+                    image.load()  # a truncated JPEG passes verify() but not this
+                else:
+                    image.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return "declares too many pixels to decode safely"
+    except Exception as exc:  # a third-party decoder on hostile bytes: anything may come
+        return f"cannot be decoded ({type(exc).__name__}: {str(exc)[:200]})"
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,30 +288,76 @@ class ImageInfo:
 
 
 def inspect_image(data: bytes, *, provider: str | None = None) -> ImageInfo:
-    """Sniff and measure a result image; `ResultInvalid` when it is missing or unreadable."""
+    """Sniff, measure and fully decode a result image; `ResultInvalid` when it is missing,
+    unreadable, or too large to decode safely."""
     media_type = sniff_media_type(data)
     if media_type is None:
         raise ResultInvalid(
             "the result is not an image" if data else "the result image is empty",
             provider=provider,
         )
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            image.load()  # a full decode: a truncated JPEG passes verify() but not this
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ResultInvalid(
-            f"the result image ({media_type}) cannot be decoded: {exc}", provider=provider
-        ) from exc
+    problem = _undecodable(data, full=True)
+    if problem is not None:
+        raise ResultInvalid(f"the result image ({media_type}) {problem}", provider=provider)
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
     return ImageInfo(media_type=media_type, width=width, height=height)
 
 
 def convert_image(data: bytes, output_format: str, quality: int | None = None) -> bytes:
-    """Re-encode an image as ``jpeg``, ``png`` or ``webp`` (for vendors that cannot)."""
-    with Image.open(io.BytesIO(data)) as image:
-        pil_format = _PIL_FORMATS[output_format]
-        converted = image.convert("RGB") if pil_format == "JPEG" else image
-        out = io.BytesIO()
-        params = {} if quality is None or pil_format == "PNG" else {"quality": quality}
-        converted.save(out, format=pil_format, **params)
+    """Re-encode an image as ``jpeg``, ``png`` or ``webp`` (for vendors that cannot).
+
+    Every mode Pillow opens is handled.  An image the format cannot hold (WebP over 16383 px
+    on a side) comes back unchanged, with a warning logged: check the result's media type.
+    """
+    pil_format = _PIL_FORMATS[output_format]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if max(image.size) > _MAX_SIDE[pil_format]:
+                    _log.warning(
+                        "swapkit: a %dx%d result cannot be written as %s; returned as it came",
+                        *image.size,
+                        output_format,
+                    )
+                    return data
+                converted = _for_format(image, pil_format)
+                out = io.BytesIO()
+                params: dict[str, Any] = {}
+                if quality is not None and pil_format != "PNG":
+                    params["quality"] = quality
+                converted.save(out, format=pil_format, **params)
+    except Exception as exc:  # a third-party encoder on an odd image: anything may come
+        _log.warning(
+            "swapkit: the result could not be converted to %s (%s); returned as it came",
+            output_format,
+            type(exc).__name__,
+        )
+        return data
     return out.getvalue()
+
+
+_KEEPS = {
+    "JPEG": {"L", "RGB"},
+    "PNG": {"1", "L", "LA", "P", "RGB", "RGBA"},
+    "WEBP": {"RGB", "RGBA"},
+}
+
+
+def _for_format(image: Image.Image, pil_format: str) -> Image.Image:
+    """`image` in a mode `pil_format` can write: deep images scaled to 8 bits, other colour
+    spaces as RGB, alpha kept where the format has it."""
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        deep = image.convert("F")
+        extrema = deep.getextrema()
+        low, high = float(extrema[0]), float(extrema[1])  # type: ignore[arg-type]
+        scale = 255.0 / (high - low) if high > low else 1.0
+        image = deep.point(lambda value: (value - low) * scale).convert("L")
+    if image.mode in _KEEPS[pil_format]:
+        return image
+    alpha = "A" in image.mode or "a" in image.mode or "transparency" in image.info
+    target = "RGBA" if alpha and pil_format != "JPEG" else "RGB"
+    if image.mode in ("La", "LA", "PA") or image.mode == "RGBa":
+        image = image.convert("RGBA")
+    return image.convert(target)

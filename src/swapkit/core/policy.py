@@ -56,6 +56,7 @@ from swapkit.core.errors import (
     JobFailed,
     JobNotFound,
     LocalFailure,
+    MalformedResponse,
     OutcomeUnknown,
     PermissionDenied,
     ProviderError,
@@ -137,6 +138,12 @@ def _default_rules() -> dict[type[SwapError], dict[Phase, Rule]]:
         # "Done" with a missing or broken image: a cut download is fetched again; a result
         # that stays broken is a failed job.
         ResultInvalid: {**_phases(failover, failover), "download": Rule("failover", retry=True)},
+        # A 2xx that cannot be read: read again; a submit's is an unknown outcome.
+        MalformedResponse: {
+            **transient,
+            "submit": Rule("unknown"),
+            "download": Rule("failover", retry=True),
+        },
         # This side's fault (a full connection pool, a closed client), not the vendor's.
         LocalFailure: _phases(end, end),
     }

@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from swapkit.core.errors import (
     ConfigurationError,
     InvalidSignature,
+    MalformedResponse,
     ProviderError,
     ProviderUnavailable,
     RateLimited,
@@ -36,6 +37,7 @@ from swapkit.core.images import LoadedImage
 from swapkit.core.models import SwapRequest, Template, WebhookEvent
 from swapkit.core.retry import parse_retry_after
 from swapkit.core.settings import ProviderSettings, env_var, resolve_settings
+from swapkit.core.untrusted import MAX_MESSAGE_CHARS, message_of, parse_json, text_prefix
 
 __all__ = [
     "Capabilities",
@@ -47,10 +49,12 @@ __all__ = [
     "PreparedSwap",
     "Provider",
     "VendorResult",
+    "body_text",
     "describe_response",
     "error_message",
     "get_header",
     "json_body",
+    "json_object",
     "json_request",
 ]
 
@@ -208,21 +212,15 @@ def json_request(
 
 
 def error_message(value: Any) -> str:
-    """A readable message from a vendor's error field: a string, a FastAPI-style list of
-    ``{"loc", "msg"}`` items, or an object with a ``message``/``msg``/``detail``."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return "; ".join(error_message(item) for item in value if item is not None)
-    if isinstance(value, dict):
-        text = error_message(value.get("msg") or value.get("message") or value.get("detail"))
-        location = value.get("loc")
-        if isinstance(location, list) and text:
-            return ".".join(str(part) for part in location) + ": " + text
-        return text or json.dumps(value)[:200]
-    return str(value)
+    """A readable message from a vendor's error field (see `swapkit.core.untrusted.message_of`:
+    a string, a FastAPI-style list of ``{"loc", "msg"}`` items, or an object with a
+    ``message``/``msg``/``detail``; bounded in depth and length)."""
+    return message_of(value)
+
+
+def body_text(response: httpx.Response, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """The start of a response body as text, whatever its bytes or declared charset."""
+    return text_prefix(response.content, response.charset_encoding, limit)
 
 
 def describe_response(response: httpx.Response) -> str:
@@ -240,23 +238,44 @@ def get_header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def json_body(response: httpx.Response, provider: str) -> Any:
-    """The response's JSON, or a `ProviderUnavailable` naming what came instead.
+    """The response's JSON, read within bounds (`swapkit.core.untrusted.parse_json`).
 
-    Vendors answer with HTML error pages and truncated bodies; neither may leak out as a
-    ``JSONDecodeError``.  A 2xx with garbage is not retryable: the job may have been accepted.
+    Vendors answer with HTML error pages, truncated bodies and worse; none of it may leak out
+    as a Python exception.  A 2xx that cannot be read is `MalformedResponse` (a
+    `ResultInvalid`: the vendor may have accepted the job it answers for); anything else is
+    `ProviderUnavailable`, retryable for a 5xx.
     """
     try:
-        return json.loads(response.content)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        content_type = response.headers.get("content-type", "unknown content type")
-        snippet = response.content[:120].decode("utf-8", "replace")
+        return parse_json(response.content, response.charset_encoding)
+    except ValueError as exc:
+        content_type = response.headers.get("content-type", "no content type")
+        snippet = body_text(response, 120)
+        what = f"expected JSON but got {content_type} ({exc}): {snippet!r}"
+        if response.is_success:
+            raise MalformedResponse(
+                what, provider=provider, status_code=response.status_code, body=snippet
+            ) from None
         raise ProviderUnavailable(
-            f"expected JSON but got {content_type}: {snippet!r}",
+            what,
             provider=provider,
             status_code=response.status_code,
             retryable=response.status_code >= 500,
-            body=response.text if len(response.content) < 10_000 else snippet,
+            body=body_text(response),
         ) from None
+
+
+def json_object(response: httpx.Response, provider: str) -> dict[str, Any]:
+    """`json_body`, which must be an object (else `MalformedResponse` / `ProviderUnavailable`)."""
+    data = json_body(response, provider)
+    if isinstance(data, dict):
+        return data
+    error_class = MalformedResponse if response.is_success else ProviderUnavailable
+    raise error_class(
+        f"expected a JSON object, got {type(data).__name__}",
+        provider=provider,
+        status_code=response.status_code,
+        body=body_text(response),
+    )
 
 
 class Provider(ABC):
@@ -391,7 +410,7 @@ class Provider(ABC):
                 "the result URL is expired or no longer served",
                 provider=self.name,
                 status_code=response.status_code,
-                body=response.text[:500],
+                body=body_text(response, 500),
             )
         return self.status_error(response, message="result download failed")
 
@@ -429,7 +448,7 @@ class Provider(ABC):
             "provider": self.name,
             "status_code": status,
             "code": code,
-            "body": response.text[:2000] if body is None else body,
+            "body": body_text(response) if body is None else body,
             "request_id": request_id,
             "retryable": status == 429 or status >= 500,
         }

@@ -25,6 +25,7 @@ import httpx
 
 from swapkit.core.errors import ProviderError, error_class_for_status
 from swapkit.core.images import LoadedImage
+from swapkit.core.untrusted import text_prefix
 
 __all__ = ["Uploader"]
 
@@ -50,6 +51,6 @@ class Uploader(ABC):
             f"upload failed: HTTP {response.status_code} {response.reason_phrase}",
             provider=self.name,
             status_code=response.status_code,
-            body=response.text[:2000],
+            body=text_prefix(response.content, response.charset_encoding),
             retryable=response.status_code == 429 or response.status_code >= 500,
         )

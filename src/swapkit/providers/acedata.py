@@ -34,14 +34,13 @@ Plugin registration (built in)::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from swapkit.core.callbacks import sign_callback_url, verify_callback_url
+from swapkit.core.callbacks import callback_url_problem, sign_callback_url
 from swapkit.core.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -50,6 +49,7 @@ from swapkit.core.errors import (
     InvalidRequest,
     InvalidSignature,
     JobFailed,
+    MalformedResponse,
     NoFaceDetected,
     PermissionDenied,
     ProviderError,
@@ -74,6 +74,7 @@ from swapkit.core.provider import (
     json_request,
 )
 from swapkit.core.settings import ProviderSettings
+from swapkit.core.untrusted import message_of, parse_json, says_no_face, text_prefix, whole
 
 __all__ = ["Acedata", "AcedataSettings", "register_providers"]
 
@@ -97,7 +98,6 @@ _CODES: Mapping[str, type[ProviderError]] = {
 #: Status words the vendor SDK's task normaliser accepts [D: vendor SDK].
 _SUCCEEDED = {"succeed", "succeeded", "success", "completed", "complete", "finished"}
 _FAILED = {"failed", "failure", "error", "cancelled", "canceled", "rejected"}
-_NO_FACE = re.compile(r"\bno\b.*\bfaces?\b|\bfaces?\b.*\bnot (?:be )?(?:found|detected)", re.I)
 
 
 class AcedataSettings(ProviderSettings):
@@ -118,14 +118,8 @@ class AcedataSettings(ProviderSettings):
 
 
 def _int(value: Any) -> int | None:
-    """An int from the vendor's int-or-string sizes; None when it is neither."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
+    """An int from the vendor's int-or-string sizes; None when it is neither (or absurd)."""
+    return whole(value)
 
 
 class _Answer(BaseModel):
@@ -245,7 +239,7 @@ class Acedata(Provider):
             return Done(self._result(answer, data))
         if answer.task_id:
             return Pending(job_id=answer.task_id, raw=data)
-        raise ProviderUnavailable(
+        raise MalformedResponse(
             "the answer has neither an image_url nor a task_id",
             provider=self.name,
             status_code=response.status_code,
@@ -256,7 +250,7 @@ class Acedata(Provider):
         data = json_body(response, self.name)
         record = _find_record(data, job.job_id)
         if record is None:
-            raise ProviderUnavailable(
+            raise MalformedResponse(
                 f"the task query answer holds no record of task {job.job_id}",
                 provider=self.name,
                 status_code=response.status_code,
@@ -297,8 +291,9 @@ class Acedata(Provider):
 
     def _answer(self, response: httpx.Response, data: Any) -> _Answer:
         """Validate an answer; an error inside it (even in a 200) raises its class."""
+        unreadable = MalformedResponse if response.is_success else ProviderUnavailable
         if not isinstance(data, dict):
-            raise ProviderUnavailable(
+            raise unreadable(
                 f"expected a JSON object, got {type(data).__name__}",
                 provider=self.name,
                 status_code=response.status_code,
@@ -307,7 +302,7 @@ class Acedata(Provider):
         try:
             answer = _Answer.model_validate(data)
         except ValidationError as exc:
-            raise ProviderUnavailable(
+            raise unreadable(
                 f"unexpected answer shape: {exc.errors()[0]['msg']}",
                 provider=self.name,
                 status_code=response.status_code,
@@ -369,24 +364,28 @@ class Acedata(Provider):
         secret: str | None = None,
         url: str | None = None,
     ) -> WebhookEvent:
-        key = self.secret("callback_secret", secret)
         if not url:
             raise InvalidSignature(
                 "AceDataCloud callbacks are verified by the token in their URL: pass url= the "
                 "full URL the callback arrived at, query string included"
             )
-        verify_callback_url(url, key)
+        # the secret lives only inside this call, never in a frame an error's traceback keeps
+        problem = callback_url_problem(url, self.secret("callback_secret", secret))
+        secret = None
+        if problem is not None:
+            raise InvalidSignature(problem)
         try:
-            answer = _Answer.model_validate_json(body)
-        except ValidationError as exc:
+            answer = _Answer.model_validate(parse_json(body))
+        except (ValueError, ValidationError) as exc:
+            reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             raise ProviderError(
-                f"the callback body is not an AceDataCloud result: {exc.errors()[0]['msg']}",
+                f"the callback body is not an AceDataCloud result: {reason}",
                 provider=self.name,
-                body=body[:2000],
+                body=text_prefix(body),
             ) from None
         if not answer.task_id:
             raise ProviderError(
-                "the callback names no task_id", provider=self.name, body=body[:2000]
+                "the callback names no task_id", provider=self.name, body=text_prefix(body)
             )
         failed = answer.success is False or (bool(answer.error) and not answer.image_url)
         _, message, _ = _envelope(answer.model_dump(mode="json"))
@@ -412,19 +411,19 @@ def _envelope(data: Any) -> tuple[str | None, str, str | None]:
         code = error.get("code")
         message = error.get("message")
         return (
-            code if isinstance(code, str) else None,
-            message if isinstance(message, str) else "",
+            code if isinstance(code, str) and len(code) <= 100 else None,
+            message_of(message) if isinstance(message, str) else "",
             trace_id,
         )
     if isinstance(error, str):
-        return (error if error in _CODES else None), error, trace_id
+        return (error if error in _CODES else None), message_of(error), trace_id
     message = data.get("message") or data.get("detail")
-    return None, message if isinstance(message, str) else "", trace_id
+    return None, message_of(message) if isinstance(message, str) else "", trace_id
 
 
 def _refine(cls: type[ProviderError], message: str) -> type[ProviderError]:
     """The vendor has no code for "no face"; its message is the only signal."""
-    if cls is InvalidRequest and _NO_FACE.search(message):
+    if cls is InvalidRequest and says_no_face(message):
         return NoFaceDetected
     return cls
 

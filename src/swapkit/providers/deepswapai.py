@@ -35,7 +35,6 @@ from swapkit.core.errors import (
     JobFailed,
     NoFaceDetected,
     ProviderError,
-    ProviderUnavailable,
     ResultInvalid,
     UnsupportedImage,
 )
@@ -52,9 +51,11 @@ from swapkit.core.provider import (
     describe_response,
     error_message,
     json_body,
+    json_object,
     json_request,
 )
 from swapkit.core.settings import ProviderSettings
+from swapkit.core.untrusted import finite, whole
 
 __all__ = ["Deepswapai", "DeepswapaiSettings", "register_providers"]
 
@@ -66,7 +67,7 @@ _CODES: Mapping[str, type[ProviderError]] = {
 }
 _QUALITY = {"fast": "standard", "standard": "standard", "high": "high", "max": "4k"}
 _FORMATS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
-_RESOLUTION = re.compile(r"^\s*(\d+)\s*[xX\u00d7]\s*(\d+)\s*$")
+_RESOLUTION = re.compile(r"(\d{1,9}) ?[xX\u00d7] ?(\d{1,9})")
 #: Output URLs are valid for 24 hours [D].
 _RESULT_LIFETIME = timedelta(hours=24)
 
@@ -75,12 +76,6 @@ class DeepswapaiSettings(ProviderSettings):
     """DeepSwapAI settings (``SWAPKIT_DEEPSWAPAI_<SETTING>``)."""
 
     base_url: str = "https://api.deepswapai.com"
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
 
 
 class Deepswapai(Provider):
@@ -121,14 +116,7 @@ class Deepswapai(Provider):
         return json_request("POST", f"{self.settings.base_url}/v1/image-swap", payload, headers)
 
     def parse_submit(self, response: httpx.Response, plan: Plan) -> Outcome:
-        data = json_body(response, self.name)
-        if not isinstance(data, dict):
-            raise ProviderUnavailable(
-                f"expected a JSON object, got {type(data).__name__}",
-                provider=self.name,
-                status_code=response.status_code,
-                body=data,
-            )
+        data = json_object(response, self.name)
         if data.get("success") is False or (data.get("error") and not data.get("output_url")):
             raise self._error(response, data)
         url = data.get("output_url")
@@ -136,11 +124,12 @@ class Deepswapai(Provider):
             raise ResultInvalid("the answer has no output_url", provider=self.name, body=data)
         width = height = None
         resolution = data.get("resolution")
-        match = _RESOLUTION.match(resolution) if isinstance(resolution, str) else None
+        match = (
+            _RESOLUTION.fullmatch(resolution.strip()[:40]) if isinstance(resolution, str) else None
+        )
         if match:
-            width, height = int(match[1]), int(match[2])
-        milliseconds = _number(data.get("processing_time"))
-        faces = _number(data.get("faces_detected"))
+            width, height = whole(match[1]), whole(match[2])
+        milliseconds = finite(data.get("processing_time"))
         job_id = data.get("job_id")
         return Done(
             VendorResult(
@@ -150,8 +139,8 @@ class Deepswapai(Provider):
                 processing_seconds=None if milliseconds is None else milliseconds / 1000,
                 width=width,
                 height=height,
-                credits_used=_number(data.get("credits_used")),
-                faces_detected=None if faces is None else int(faces),
+                credits_used=finite(data.get("credits_used")),
+                faces_detected=whole(data.get("faces_detected")),
                 raw=data,
             )
         )

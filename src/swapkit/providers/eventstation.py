@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -44,8 +43,8 @@ from pydantic import Field
 from swapkit.core.errors import (
     InvalidRequest,
     JobFailed,
+    MalformedResponse,
     ProviderError,
-    ProviderUnavailable,
     ResultInvalid,
 )
 from swapkit.core.hookspecs import hookimpl
@@ -59,12 +58,15 @@ from swapkit.core.provider import (
     PreparedSwap,
     Provider,
     VendorResult,
+    body_text,
     describe_response,
     error_message,
     json_body,
+    json_object,
     json_request,
 )
 from swapkit.core.settings import ProviderSettings, env_var
+from swapkit.core.untrusted import finite
 
 __all__ = ["Eventstation", "EventstationSettings", "register_providers"]
 
@@ -215,7 +217,7 @@ class Eventstation(Provider):
         data = self._object(response)
         job_id = data.get("id")
         if not isinstance(job_id, (str, int)) or isinstance(job_id, bool) or job_id == "":
-            raise ProviderUnavailable(
+            raise MalformedResponse(
                 "the run answer has no job id",
                 provider=self.name,
                 status_code=response.status_code,
@@ -273,12 +275,8 @@ class Eventstation(Provider):
                 provider=self.name,
                 request_id=job.job_id,
             ) from None
-        execution = data.get("executionTime")
-        seconds = (
-            execution / 1000
-            if isinstance(execution, (int, float)) and not isinstance(execution, bool)
-            else None
-        )
+        milliseconds = finite(data.get("executionTime"))
+        seconds = None if milliseconds is None else milliseconds / 1000
         return VendorResult(
             job_id=job.job_id,
             model=_MODELS.get(job.model or "", job.model),
@@ -291,12 +289,16 @@ class Eventstation(Provider):
         data = json_body(response, self.name)
         items = data.get("items", data.get("filters")) if isinstance(data, dict) else data
         if not isinstance(items, list):
-            raise ProviderUnavailable(
-                "the filter list is not a list", provider=self.name, body=data
+            raise MalformedResponse(
+                "the filter list is not a list",
+                provider=self.name,
+                status_code=response.status_code,
+                body=body_text(response),
             )
         templates = []
         for item in items:
-            if isinstance(item, dict) and isinstance(item.get("id"), (str, int)):
+            ident = item.get("id") if isinstance(item, dict) else None
+            if isinstance(ident, (str, int)) and not isinstance(ident, bool):
                 name = item.get("name")
                 templates.append(
                     Template(
@@ -308,20 +310,12 @@ class Eventstation(Provider):
         return templates
 
     def _object(self, response: httpx.Response) -> dict[str, Any]:
-        data = json_body(response, self.name)
-        if not isinstance(data, dict):
-            raise ProviderUnavailable(
-                f"expected a JSON object, got {type(data).__name__}",
-                provider=self.name,
-                status_code=response.status_code,
-                body=data,
-            )
-        return data
+        return json_object(response, self.name)
 
     def error_from_response(self, response: httpx.Response) -> ProviderError:
         try:
-            data = json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = json_body(response, self.name)
+        except ProviderError:
             data = None
         message = _message(data) or describe_response(response)
         if response.status_code == 404 and "/status/" not in response.request.url.path:

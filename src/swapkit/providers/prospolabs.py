@@ -48,11 +48,11 @@ from swapkit.core.errors import (
     InvalidSignature,
     JobFailed,
     JobNotFound,
+    MalformedResponse,
     NoFaceDetected,
     PermissionDenied,
     ProviderError,
     ProviderTimeout,
-    ProviderUnavailable,
     ResultInvalid,
     UnsupportedImage,
 )
@@ -74,6 +74,7 @@ from swapkit.core.provider import (
     json_request,
 )
 from swapkit.core.settings import ProviderSettings
+from swapkit.core.untrusted import CLASSIFY_CHARS, Finite, parse_json, says_no_face, text_prefix
 
 __all__ = ["Prospolabs", "ProspolabsSettings", "register_providers"]
 
@@ -116,8 +117,8 @@ class _Job(BaseModel):
     status: str | None = None
     model: str | None = None
     result_url: str | None = None
-    inference_time: float | None = None
-    processing_time_ms: float | None = None
+    inference_time: Finite = None
+    processing_time_ms: Finite = None
     detail: Any = None
     error: Any = None
 
@@ -140,7 +141,7 @@ class _WebhookData(BaseModel):
     job_id: str | None = None
     model: str | None = None
     result_url: str | None = None
-    processing_time_ms: float | None = None
+    processing_time_ms: Finite = None
     error: Any = None
     detail: Any = None
 
@@ -269,7 +270,7 @@ class Prospolabs(Provider):
                 )
             )
         if job_id is None:
-            raise ProviderUnavailable(
+            raise MalformedResponse(
                 f"the response has neither a result nor a job id (status {job.status!r})",
                 provider=self.name,
                 status_code=response.status_code,
@@ -282,7 +283,7 @@ class Prospolabs(Provider):
         try:
             return _Job.model_validate(data), data
         except ValidationError as exc:
-            raise ProviderUnavailable(
+            raise MalformedResponse(
                 f"unexpected response shape: {exc.errors()[0]['msg']}",
                 provider=self.name,
                 status_code=response.status_code,
@@ -292,8 +293,8 @@ class Prospolabs(Provider):
     def error_from_response(self, response: httpx.Response) -> ProviderError:
         status = response.status_code
         try:
-            data = json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = json_body(response, self.name)
+        except ProviderError:
             data = None
         detail = data.get("detail") if isinstance(data, dict) else None
         message = error_message(detail) or describe_response(response)
@@ -301,7 +302,8 @@ class Prospolabs(Provider):
         if status == 400:
             cls = _classify_400(message)
         elif status == 403:
-            cls = PermissionDenied if _SUSPENDED.search(message) else InsufficientCredits
+            suspended = _SUSPENDED.search(message[:CLASSIFY_CHARS])
+            cls = PermissionDenied if suspended else InsufficientCredits
         elif status == 404:
             if "/v1/jobs/" not in response.request.url.path:
                 message = f"{message}: no such endpoint; check base_url and the model name"
@@ -324,30 +326,34 @@ class Prospolabs(Provider):
         secret: str | None = None,
         url: str | None = None,
     ) -> WebhookEvent:
-        key = self.secret("webhook_secret", secret)
         signature = get_header(headers, "X-Prospo-Signature")
         if not signature:
             raise InvalidSignature("the webhook has no X-Prospo-Signature header")
-        if not _signature_matches(body, signature.strip().lower(), key.encode()):
+        # the secret lives only inside this call, never in a frame an error's traceback keeps
+        if not _signature_matches(body, signature, self.secret("webhook_secret", secret)):
             raise InvalidSignature("the webhook's X-Prospo-Signature does not match its body")
         try:
-            payload = _Webhook.model_validate_json(body)
-        except ValidationError as exc:
+            raw = parse_json(body)
+            payload = _Webhook.model_validate(raw)
+        except (ValueError, ValidationError) as exc:
+            reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             raise ProviderError(
-                f"the webhook body is not a Prospolabs event: {exc.errors()[0]['msg']}",
+                f"the webhook body is not a Prospolabs event: {reason}",
                 provider=self.name,
-                body=body[:2000],
+                body=text_prefix(body),
             ) from None
         data = payload.data
         job_id = payload.job_id or data.job_id
         if job_id is None:
-            raise ProviderError("the webhook names no job", provider=self.name, body=body[:2000])
+            raise ProviderError(
+                "the webhook names no job", provider=self.name, body=text_prefix(body)
+            )
         if payload.event not in _EVENTS:
             raise ProviderError(
                 f"unknown Prospolabs webhook event {payload.event!r} "
                 f"(known: {', '.join(sorted(_EVENTS))})",
                 provider=self.name,
-                body=body[:2000],
+                body=text_prefix(body),
             )
         failed = _EVENTS[payload.event] == "failed"
         timestamp = payload.timestamp
@@ -367,11 +373,15 @@ class Prospolabs(Provider):
             if failed
             else None,
             timestamp=timestamp,
-            raw=json.loads(body),
+            raw=raw,
         )
 
 
-def _signature_matches(body: bytes, signature: str, key: bytes) -> bool:
+def _signature_matches(body: bytes, signature: str, secret: str) -> bool:
+    """Whether `signature` is the HMAC of the raw body, or of the body as the vendor's own
+    example re-serialises it, keyed with `secret` (compared in constant time)."""
+    key = secret.encode()
+    wanted = signature.strip().lower().encode("utf-8", "replace")
     candidates: list[Callable[[], bytes]] = [lambda: body, lambda: _restringify(body)]
     matched = False
     for candidate in candidates:
@@ -380,21 +390,16 @@ def _signature_matches(body: bytes, signature: str, key: bytes) -> bool:
         except ValueError:
             continue
         expected = hmac.new(key, signed, hashlib.sha256).hexdigest()
-        matched |= hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+        matched |= hmac.compare_digest(expected.encode(), wanted)
     return matched
 
 
 def _restringify(body: bytes) -> bytes:
     """The body as JavaScript's ``JSON.stringify(JSON.parse(body))`` would write it."""
-    return json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(parse_json(body), separators=(",", ":"), ensure_ascii=False).encode()
 
 
-_NO_FACE = re.compile(
-    r"\bno\b.*\bfaces?\b|\bfaces?\b.*\bnot (?:be )?(?:found|detected)"
-    r"|(?:not|n't|unable to) (?:find|detect|locate)\b.*\bfaces?\b",
-    re.I,
-)
-_TOO_LARGE = re.compile(r"too (?:large|big)|exceeds?|\b\d+\s?mb\b|file size|size limit", re.I)
+_TOO_LARGE = re.compile(r"too (?:large|big)|exceeds?|\b\d+ ?mb\b|file size|size limit", re.I)
 _BAD_FORMAT = re.compile(
     r"format|unsupported|decode|corrupt|not an image|invalid image|unreadable|unprocessable", re.I
 )
@@ -402,12 +407,14 @@ _SUSPENDED = re.compile(r"suspend|disabled|banned|blocked|deactivat", re.I)
 
 
 def _classify_400(message: str) -> type[InvalidRequest]:
-    """Prospolabs gives 400 for several causes and only a message to tell them apart."""
-    if _NO_FACE.search(message):
+    """Prospolabs gives 400 for several causes and only a message to tell them apart (read on
+    a bounded prefix, with patterns that never backtrack)."""
+    head = message[:CLASSIFY_CHARS]
+    if says_no_face(head):
         return NoFaceDetected
-    if _TOO_LARGE.search(message):
+    if _TOO_LARGE.search(head):
         return ImageTooLarge
-    if _BAD_FORMAT.search(message):
+    if _BAD_FORMAT.search(head):
         return UnsupportedImage
     return InvalidRequest
 
