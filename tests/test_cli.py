@@ -88,6 +88,80 @@ def test_missing_key_exits_2(images: tuple[Path, Path], tmp_path: Path, capsys: 
     assert "SWAPKIT_PROSPOLABS_API_KEY" in capsys.readouterr().err
 
 
+@pytest.fixture
+def prospolabs_env(swapkit_sandbox_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("SWAPKIT_PROSPOLABS_API_KEY", "prsp-sandbox")
+    monkeypatch.setenv("SWAPKIT_PROSPOLABS_BASE_URL", swapkit_sandbox_server.base_url("prospolabs"))
+    return swapkit_sandbox_server.sandbox
+
+
+@pytest.mark.parametrize("where", ["missing-dir/x.png", "."], ids=["no-directory", "a-directory"])
+def test_an_unwritable_output_is_refused_before_the_swap(
+    prospolabs_env: Any,
+    images: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+) -> None:
+    source, target = images
+    output = tmp_path / where
+    assert cli.main(["swap", str(source), str(target), "-o", str(output), "-p", "prospolabs"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write the result to")
+    assert "Traceback" not in err
+    assert prospolabs_env.requests == []  # nothing sent, nothing paid
+
+
+def test_a_paid_result_that_cannot_be_written_is_kept(
+    prospolabs_env: Any,
+    images: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source, target = images
+    monkeypatch.setattr(cli, "_unwritable", lambda path: None)  # the disk changes mid-swap
+    monkeypatch.chdir(tmp_path)
+    output = tmp_path / "gone" / "x.png"
+    argv = ["swap", str(source), str(target), "-o", str(output), "-p", "prospolabs"]
+    assert cli.main(argv) == 3
+    err = capsys.readouterr().err
+    rescued = list(tmp_path.glob("swapkit-swp_*.jpg"))
+    assert len(rescued) == 1
+    assert rescued[0].name in err
+    assert rescued[0].read_bytes().startswith(b"\xff\xd8")
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--host", "10.1.2.3"], "only listens on loopback"),
+        (["--host", "no-such-host.invalid"], "loopback"),
+    ],
+)
+def test_sandbox_serve_refuses_without_a_traceback(
+    argv: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["sandbox", "serve", *argv]) == 2
+    err = capsys.readouterr().err
+    assert words in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.block_network(allowed_hosts=[r"127\.0\.0\.1"])
+def test_sandbox_serve_on_a_busy_port_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["sandbox", "serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot listen on 127.0.0.1" in err
+    assert "Traceback" not in err
+
+
 @pytest.mark.usefixtures("no_real_sleeps")
 @pytest.mark.block_network(allowed_hosts=[r"127\.0\.0\.1"])
 def test_demo_runs_on_the_embedded_sandbox(

@@ -2,9 +2,11 @@
 
 Exit codes: 0 success; 1 the swap failed for a reason outside the caller's control (a vendor
 outage, a timeout, every provider failed); 2 the command, configuration or input is wrong
-(bad arguments, a missing key, a file that is not an image, or an input the vendor refused,
-such as a photo with no face: every `InvalidRequest`).  Errors print one ``error:`` line that
-says what to do, never a traceback.
+(bad arguments, a missing key, a file that is not an image, an output path that cannot be
+written, a port that is taken, or an input the vendor refused, such as a photo with no face:
+every `InvalidRequest`); 3 the swap succeeded (and was paid for) but the image could not be
+written to ``-o``, so it was written elsewhere, under the name the error line gives.  Errors
+print one ``error:`` line that says what to do, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -141,11 +145,49 @@ def _swap(args: argparse.Namespace) -> int:
     }
     if args.max_cost is not None:
         fields["max_cost_usd"] = args.max_cost
+    output: Path = args.output
+    problem = _unwritable(output)
+    if problem:  # found before anything is sent, or paid for
+        print(f"error: cannot write the result to {str(output)!r}: {problem}", file=sys.stderr)
+        return 2
     with SwapClient(providers=args.providers, strategy=args.strategy) as client:
         result = client.swap(source=args.source, target=args.target, **fields)
-    result.save(args.output)
-    _print_result(result, args.output)
+    try:
+        result.save(output)
+    except OSError as exc:
+        rescued = _rescue(result)
+        print(
+            f"error: the swap succeeded but {str(output)!r} could not be written "
+            f"({exc.strerror or exc}); the image was saved as {str(rescued)!r} instead",
+            file=sys.stderr,
+        )
+        _print_result(result, rescued)
+        return 3
+    _print_result(result, output)
     return 0
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why a file cannot be written at `path` (checked before the swap), or None."""
+    if path.is_dir():
+        return "it is a directory; give a file name, e.g. -o out.png"
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        return f"the directory {str(parent)!r} does not exist; create it first"
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "permission denied; choose another place"
+    return None
+
+
+def _rescue(result: SwapResult) -> Path:
+    """Write a paid result somewhere it fits: the working directory, else the temp dir."""
+    name = f"swapkit-{result.swap_id or 'result'}.{result.extension}"
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        try:
+            return result.save(folder / name)
+        except OSError:
+            continue
+    raise SwapError(f"the swap succeeded but its image could not be written anywhere ({name})")
 
 
 def _print_result(result: SwapResult, path: Path) -> None:
@@ -210,12 +252,25 @@ def _providers(args: argparse.Namespace) -> int:
 def _sandbox_serve(args: argparse.Namespace) -> int:
     from swapkit.sandbox import Sandbox, serve_forever
 
-    sandbox = Sandbox(job_seconds=args.job_seconds)
-    print(f"swapkit sandbox on http://{args.host}:{args.port}  (Ctrl-C to stop)")
-    for name, vendor in sandbox.vendors.items():
-        keys = ", ".join(vendor.default_api_keys)
-        print(f"  {name:<12} base_url=http://{args.host}:{args.port}/{name}  key={keys}")
-    serve_forever(args.host, args.port, sandbox=sandbox)
+    def ready(url: str) -> None:
+        print(f"swapkit sandbox on {url}  (Ctrl-C to stop)")
+        for name, vendor in sandbox.vendors.items():
+            keys = ", ".join(vendor.default_api_keys)
+            print(f"  {name:<12} base_url={url}/{name}  key={keys}")
+
+    with Sandbox(job_seconds=args.job_seconds) as sandbox:
+        try:
+            serve_forever(args.host, args.port, sandbox=sandbox, ready=ready)
+        except ValueError as exc:  # not a loopback address
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(
+                f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
+                "pick another --port, or stop what uses it",
+                file=sys.stderr,
+            )
+            return 2
     return 0
 
 

@@ -37,7 +37,12 @@ from swapkit.core.flow import (
     templates_flow,
     transport_error,
 )
-from swapkit.core.http import Exchange, deadline_transport, exchange_deadline
+from swapkit.core.http import (
+    Exchange,
+    deadline_transport,
+    exchange_deadline,
+    redact_httpx_logs,
+)
 from swapkit.core.images import is_file_reference
 from swapkit.core.models import SwapRequest, SwapResult, Template, WebhookEvent
 from swapkit.core.plugins import Events, installed_providers, installed_uploader
@@ -88,6 +93,7 @@ class _BaseClient:
         if max_cost_usd is not None:
             _check_number("max_cost_usd", max_cost_usd, minimum=0.0)
         self.policy = _policy(policy, on_unknown_outcome, provider_retries)
+        redact_httpx_logs()
         self.deadline = deadline
         self.max_attempts = max_attempts
         self.max_cost_usd = max_cost_usd
@@ -277,15 +283,20 @@ class SwapClient(_BaseClient):
         request = step.ready()
         exchange = Exchange(step.timeout_now())
         request.extensions["trace"] = exchange.trace
+        failure: SwapError | None = None
         try:
             with exchange_deadline(exchange.limit):
                 response = self._http.send(request)
         except httpx.TransportError as exc:
-            raise transport_error(exc, step, exchange) from exc
+            failure = transport_error(exc, step, exchange)
         except RuntimeError:
-            if self._http.is_closed:
-                raise self._closed(step) from None
-            raise
+            if not self._http.is_closed:
+                raise
+            failure = self._closed(step)
+        if failure is not None:
+            # raised outside the handler: httpx's exception (and the request it holds, with
+            # its credentials) is not chained to the swapkit error
+            raise failure
         return step.check(response)
 
     def close(self) -> None:
@@ -395,6 +406,7 @@ class AsyncSwapClient(_BaseClient):
         request = step.ready()
         exchange = Exchange(step.timeout_now())
         request.extensions["trace"] = exchange.atrace
+        failure: SwapError | None = None
         try:
             # httpx's own timeouts (the pool's, each read's) are the same limit and fire first
             # when they apply: they say more (a full pool is not the vendor's fault)
@@ -402,16 +414,16 @@ class AsyncSwapClient(_BaseClient):
                 response = await self._http.send(request)
         except TimeoutError:
             # the whole exchange (not one read) outlived the time the swap had left
-            late = httpx.ReadTimeout(
-                f"no complete answer within {exchange.limit:.1f}s", request=request
-            )
-            raise transport_error(late, step, exchange) from None
+            late = httpx.ReadTimeout(f"no complete answer within {exchange.limit:.1f}s")
+            failure = transport_error(late, step, exchange)
         except httpx.TransportError as exc:
-            raise transport_error(exc, step, exchange) from exc
+            failure = transport_error(exc, step, exchange)
         except RuntimeError:
-            if self._http.is_closed:
-                raise self._closed(step) from None
-            raise
+            if not self._http.is_closed:
+                raise
+            failure = self._closed(step)
+        if failure is not None:
+            raise failure  # outside the handler: see SwapClient._exchange
         return step.check(response)
 
     async def aclose(self) -> None:

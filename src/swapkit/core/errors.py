@@ -280,9 +280,8 @@ class AllProvidersFailed(SwapError):
         self.attempts = list(attempts)
         self.spent_usd = spent_usd
         lines = "\n".join(
-            f"  - {attempt.provider}: {attempt.error!s}"
+            f"  - {attempt.provider}: {attempt.reason if attempt.skipped else attempt.error}"
             for attempt in self.attempts
-            if not attempt.skipped
         )
         super().__init__(f"every provider failed:\n{lines}")
 

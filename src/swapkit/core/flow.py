@@ -173,39 +173,45 @@ def _transport_error(
     exc: httpx.TransportError, step: Send, exchange: Exchange | None
 ) -> ProviderError:
     url = str(step.request.url.copy_with(query=None))
+    limit = exchange.limit if exchange is not None else step.timeout_now()
     if isinstance(exc, httpx.PoolTimeout):
         return LocalFailure(
             f"no free connection in the HTTP client's pool for {url} within "
-            f"{step.timeout_now():.1f}s: more swaps run at once than its limits allow; give "
+            f"{limit:.1f}s: more swaps run at once than its limits allow; give "
             "the client a larger pool (httpx.Limits(max_connections=...)) or run fewer at once",
             provider=step.provider,
         )
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
         return ProviderUnavailable(
-            f"could not connect to {url}: {exc}", provider=step.provider, retryable=True
+            f"could not connect to {url} ({_describe(exc)})", provider=step.provider, retryable=True
         )
     if isinstance(exc, httpx.UnsupportedProtocol):
         return ProviderUnavailable(
-            f"cannot request {url}: {exc}", provider=step.provider, retryable=False
+            f"cannot request {url} ({_describe(exc)})", provider=step.provider, retryable=False
         )
     unsent = exchange is not None and exchange.connected_at is not None and not exchange.sent_at
     if isinstance(exc, (httpx.WriteError, httpx.WriteTimeout)) or unsent:
         return ProviderUnavailable(
-            f"the request to {url} could not be sent in full ({type(exc).__name__}: {exc})",
+            f"the request to {url} could not be sent in full ({_describe(exc)})",
             provider=step.provider,
             retryable=True,
         )
     timed_out = isinstance(exc, httpx.TimeoutException)
     what = (
-        f"no answer from {url} within {step.timeout_now():.1f}s"
+        f"no answer from {url} within {limit:.1f}s"
         if timed_out
-        else f"the connection to {url} failed after the request was sent "
-        f"({type(exc).__name__}: {exc})"
+        else f"the connection to {url} failed after the request was sent ({_describe(exc)})"
     )
     if step.phase == "submit":
         return unknown_outcome(step.provider, what)
     error_class = ProviderTimeout if timed_out else ProviderUnavailable
     return error_class(what, provider=step.provider, retryable=True)
+
+
+def _describe(exc: Exception) -> str:
+    """An exception's class and message, the message never empty (httpx's timeouts have none)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 def unknown_outcome(

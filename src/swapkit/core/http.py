@@ -14,6 +14,9 @@ an absolute deadline:
 
 The deadline is kept in a context variable, so one transport serves any number of threads.
 
+`redact_url` hides a URL's query values (pre-signed result URLs carry their credentials
+there), and `redact_httpx_logs` installs a filter doing so on httpx's own request log line.
+
 `Exchange` follows one try through httpcore's ``trace`` extension (when the transport emits
 it; the sandbox's in-process transport does not): when a connection was first working on it,
 and whether the whole request was written.  That tells a request the vendor never received in
@@ -25,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -32,7 +36,13 @@ from typing import Any
 import httpcore
 import httpx
 
-__all__ = ["Exchange", "deadline_transport", "exchange_deadline"]
+__all__ = [
+    "Exchange",
+    "deadline_transport",
+    "exchange_deadline",
+    "redact_httpx_logs",
+    "redact_url",
+]
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "swapkit_exchange_deadline", default=None
@@ -159,3 +169,42 @@ class Exchange:
         """Seconds the vendor has had the request (since it was written, as far as known)."""
         since = self.sent_at or self.connected_at or self.started
         return time.monotonic() - since
+
+
+def redact_url(url: httpx.URL | str) -> str:
+    """`url` with every query value replaced by ``…`` (the names stay, for debugging)."""
+    try:
+        parsed = httpx.URL(str(url))
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return "(a URL that cannot be parsed)"
+    if not parsed.query:
+        return str(parsed)
+    names = [name for name, _ in parsed.params.multi_items()]
+    query = "&".join(f"{name}=…" for name in names) if names else "…"
+    return f"{parsed.copy_with(query=None)}?{query}"
+
+
+class _RedactQueries(logging.Filter):
+    """Hides query values of the URLs in httpx's "HTTP Request: ..." log records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(arg, httpx.URL) for arg in record.args
+        ):
+            record.args = tuple(
+                redact_url(arg) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+_REDACTION = _RedactQueries()
+
+
+def redact_httpx_logs() -> None:
+    """Hide query strings (pre-signed URLs' credentials) in httpx's request log lines.
+
+    Idempotent; swapkit calls it when a client is built.  It changes only the logged text.
+    """
+    logger = logging.getLogger("httpx")
+    if _REDACTION not in logger.filters:
+        logger.addFilter(_REDACTION)
