@@ -40,6 +40,7 @@ __all__ = [
     "Exchange",
     "deadline_transport",
     "exchange_deadline",
+    "is_http_url",
     "redact_httpx_logs",
     "redact_url",
 ]
@@ -208,3 +209,17 @@ def redact_httpx_logs() -> None:
     logger = logging.getLogger("httpx")
     if _REDACTION not in logger.filters:
         logger.addFilter(_REDACTION)
+
+
+def is_http_url(value: str) -> bool:
+    """Whether `value` is an absolute http(s) URL with a plausible host (any letter case)."""
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return False
+    host = url.host
+    return (
+        url.scheme in ("http", "https")
+        and bool(host)
+        and not any(char.isspace() or char in "%<>\"{}|\\^`" for char in host)
+    )

@@ -41,10 +41,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
 from PIL import Image
 
 from swapkit.core.errors import ImageTooLarge, InvalidRequest, ResultInvalid, UnsupportedImage
+from swapkit.core.http import is_http_url
 from swapkit.core.models import ImageInput
 
 __all__ = [
@@ -149,11 +149,7 @@ def is_file_reference(value: object) -> bool:
 
 def check_url(value: str, what: str) -> str:
     """`value` when it is an absolute http(s) URL with a host; else an `InvalidRequest`."""
-    try:
-        url = httpx.URL(value)
-    except (httpx.InvalidURL, TypeError, ValueError):
-        url = None
-    if url is None or url.scheme not in _URL_SCHEMES or not url.host:
+    if not is_http_url(value):
         raise InvalidRequest(
             f"{what} {value[:200]!r} is not a usable http(s) URL (it needs a host, e.g. "
             "'https://example.com/image.png')"

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from swapkit.core.errors import SwapError
+from swapkit.core.http import is_http_url
 
 __all__ = [
     "Attempt",
@@ -94,8 +95,8 @@ class SwapRequest(BaseModel):
     @field_validator("webhook_url")
     @classmethod
     def _check_webhook_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("webhook_url must be an http:// or https:// URL")
+        if value is not None and not is_http_url(value):
+            raise ValueError("webhook_url must be an http:// or https:// URL with a host")
         return value
 
     @property
