@@ -388,3 +388,16 @@ def _b64(data: bytes) -> str:
     import base64
 
     return base64.b64encode(data).decode()
+
+
+def test_all_providers_failed_names_why_each_was_skipped() -> None:
+    from swapkit import Attempt
+
+    error = errors.AllProvidersFailed(
+        [
+            Attempt("eventstation", reason="skipped: takes a Template as the target", skipped=True),
+            Attempt("prospolabs", error=errors.ProviderUnavailable("down", provider="prospolabs")),
+        ]
+    )
+    assert "- eventstation: skipped: takes a Template" in str(error)
+    assert "None" not in str(error)
