@@ -34,7 +34,9 @@ pytest_plugins = ["tests.cassettes"]
 
 @pytest.fixture(autouse=True)
 def _no_retry_waits() -> Iterator[None]:
-    """Retries happen at most once and never wait, unless a test opts in."""
+    """Back-off waits are skipped and an upload or submit is tried once (stamina's testing
+    switch, which swapkit honours), unless a test opts in; reads of an accepted job are still
+    retried as the policy says."""
     with stamina.set_testing(True, attempts=1):
         yield
 

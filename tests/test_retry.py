@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import stamina
 
 from swapkit import errors
 from swapkit.core.policy import FailoverPolicy, Phase
@@ -43,6 +45,25 @@ def _budget(attempts: int = 5, remaining: float = 60.0) -> Budget:
 
 
 POLICY = FailoverPolicy()
+
+
+@pytest.fixture(autouse=True)
+def _not_testing() -> Iterator[None]:
+    """These tests read the policy itself, not stamina's testing cap on submits."""
+    with stamina.set_testing(False):
+        yield
+
+
+def test_stamina_s_testing_switch_caps_submits_but_never_reads() -> None:
+    with stamina.set_testing(True, attempts=2):
+        submit = _hook(_budget(), "submit")
+        assert [bool(submit(errors.ProviderUnavailable("x"))) for _ in range(3)] == [
+            True,
+            False,
+            False,
+        ]
+        poll = _hook(_budget(), "poll")
+        assert all(poll(errors.ProviderUnavailable("x")) for _ in range(5))
 
 
 def _hook(budget: Budget, phase: Phase, limit: int | None = None) -> Any:

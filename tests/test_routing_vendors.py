@@ -207,7 +207,6 @@ def test_an_open_breaker_past_the_deadline_fails_at_once(
         ({"status": 429}, errors.RateLimited),
         ({"status": 504}, errors.ProviderTimeout),
         ({"kind": "job_failed"}, errors.JobFailed),
-        ({"kind": "truncated", "path": "/results/*"}, errors.ResultInvalid),
     ],
 )
 def test_the_default_failover_table(
@@ -217,6 +216,16 @@ def test_the_default_failover_table(
     result = swap(["prospolabs", "deepswapai"], source=face_png, target=scene_png)
     assert result.provider == "deepswapai"
     assert isinstance(result.attempts[0].error, error)
+
+
+def test_a_cut_result_download_is_fetched_again_not_bought_again(
+    swap: Any, sandbox: Any, face_png: bytes, scene_png: bytes
+) -> None:
+    sandbox.faults.add(_fault("prospolabs", kind="truncated", path="/results/*", times=1))
+    result = swap(["prospolabs", "deepswapai"], source=face_png, target=scene_png)
+    assert result.provider == "prospolabs"
+    assert [attempt.provider for attempt in result.attempts] == ["prospolabs"]
+    assert sum("/results/" in request.path for request in sandbox.requests) == 2
 
 
 def test_a_content_refusal_is_not_routed_elsewhere(

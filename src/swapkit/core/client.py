@@ -1,9 +1,9 @@
 """`SwapClient` and `AsyncSwapClient`: thin I/O shells over one swap flow.
 
 Everything that decides anything lives in `_BaseClient` and the flow it starts
-(`swapkit.core.routing.swap_flow`).  The two public classes differ only in how they perform a
-step: `httpx.Client` and ``time.sleep``, or `httpx.AsyncClient` and ``asyncio.sleep``, with the
-same stamina retry policy around each exchange.  A parity test keeps their public methods and
+(`swapkit.core.routing.swap_flow`), retries included.  The two public classes differ only in
+how they perform a step: `httpx.Client` and the clock's ``sleep``, or `httpx.AsyncClient` and
+its ``asleep``.  A parity test keeps their public methods and
 signatures in step.
 """
 
@@ -20,7 +20,6 @@ import anyio
 import anyio.to_thread
 import httpx
 import pluggy
-import stamina
 from pydantic import ValidationError
 from typing_extensions import Self
 
@@ -29,6 +28,7 @@ from swapkit.core.clock import Clock, SystemClock
 from swapkit.core.errors import ConfigurationError, InvalidRequest, LocalFailure, SwapError
 from swapkit.core.flow import (
     Accepted,
+    Backoff,
     Flow,
     Send,
     Sleep,
@@ -48,7 +48,7 @@ from swapkit.core.models import SwapRequest, SwapResult, Template, WebhookEvent
 from swapkit.core.plugins import Events, installed_providers, installed_uploader
 from swapkit.core.policy import FailoverPolicy, OnUnknownOutcome
 from swapkit.core.provider import PreparedSwap, Provider
-from swapkit.core.retry import Budget
+from swapkit.core.retry import Budget, announce, waits
 from swapkit.core.routing import Router, prepare, swap_flow
 from swapkit.core.strategies import Strategy, strategy_from
 from swapkit.core.uploads import Uploader
@@ -187,6 +187,11 @@ class _BaseClient:
         if self._router.events is not None:
             self._router.events.job_accepted(step.provider, step.job_id, step.model, step.swap_id)
 
+    def _backoff(self, step: Backoff) -> bool:
+        """Report a scheduled retry; whether its wait is to be waited."""
+        announce(step.what, step.retry, step.seconds, step.waited, step.error)
+        return waits()
+
     def _closed(self, step: Send) -> LocalFailure:
         return LocalFailure(
             "the client is closed; make swaps inside `with SwapClient(...)` (or before "
@@ -262,7 +267,10 @@ class SwapClient(_BaseClient):
                 value, error = None, None
                 try:
                     if isinstance(step, Send):
-                        value = self._send(step)
+                        value = self._exchange(step)
+                    elif isinstance(step, Backoff):
+                        if self._backoff(step):
+                            self._clock.sleep(step.seconds)
                     elif isinstance(step, Sleep):
                         self._clock.sleep(step.seconds)
                     else:
@@ -272,14 +280,8 @@ class SwapClient(_BaseClient):
         finally:
             flow.close()
 
-    def _send(self, step: Send) -> Any:
-        """Perform one exchange, retried as the step's policy allows; its checked value."""
-        for attempt in stamina.retry_context(on=step.retry_hook(), attempts=None, timeout=None):
-            with attempt:
-                value = self._exchange(step)
-        return value
-
     def _exchange(self, step: Send) -> Any:
+        """One try of an exchange, bounded by the deadline; its checked value."""
         request = step.ready()
         exchange = Exchange(step.timeout_now())
         request.extensions["trace"] = exchange.trace
@@ -383,7 +385,10 @@ class AsyncSwapClient(_BaseClient):
                 value, error = None, None
                 try:
                     if isinstance(step, Send):
-                        value = await self._send(step)
+                        value = await self._exchange(step)
+                    elif isinstance(step, Backoff):
+                        if self._backoff(step):
+                            await self._clock.asleep(step.seconds)
                     elif isinstance(step, Sleep):
                         await self._clock.asleep(step.seconds)
                     else:
@@ -393,16 +398,8 @@ class AsyncSwapClient(_BaseClient):
         finally:
             flow.close()
 
-    async def _send(self, step: Send) -> Any:
-        """Perform one exchange, retried as the step's policy allows; its checked value."""
-        async for attempt in stamina.retry_context(
-            on=step.retry_hook(), attempts=None, timeout=None
-        ):
-            with attempt:
-                value = await self._exchange(step)
-        return value
-
     async def _exchange(self, step: Send) -> Any:
+        """One try of an exchange, bounded by the deadline; its checked value."""
         request = step.ready()
         exchange = Exchange(step.timeout_now())
         request.extensions["trace"] = exchange.atrace

@@ -1,9 +1,9 @@
 """Time, in one replaceable object, so tests of polling and deadlines never really wait.
 
 The engine reads ``monotonic()`` for deadlines and elapsed times and calls ``sleep`` /
-``asleep`` between polls.  `SystemClock` is the real thing; tests pass a fake whose sleeps
-advance its own time.  Retry back-off waits belong to stamina and are switched off in tests
-with ``stamina.set_testing``.
+``asleep`` between polls and before retries.  `SystemClock` is the real thing; tests pass a
+fake whose sleeps advance its own time.  Back-off waits are also skipped while
+``stamina.set_testing`` is on.
 """
 
 from __future__ import annotations

@@ -3,12 +3,15 @@
 Like httpx's ``Auth.auth_flow``, the flow is written once and driven by two small loops, one
 blocking (`SwapClient`) and one ``async`` (`AsyncSwapClient`).  It yields:
 
-* `Send`: an HTTP exchange in one phase of an attempt (upload, submit, poll, download).  The
-  driver sends it, retrying through stamina as the swap's `FailoverPolicy` allows for that
-  phase, bounds the whole exchange by the deadline, translates transport errors with
-  `transport_error`, and sends back the response (or what the step's ``parse`` made of it).
-  A swapkit error from the exchange is thrown into the generator at the ``yield``.
-* `Sleep`: wait this many seconds (between polls, or until a circuit breaker may reopen).
+* `Send`: one try of an HTTP exchange in one phase of an attempt (upload, submit, poll,
+  download).  The driver sends it, bounds the whole exchange by the deadline, translates
+  transport errors with `transport_error`, and sends back the response (or what the step's
+  ``parse`` made of it).  A swapkit error from the exchange is thrown into the generator at the
+  ``yield``, where `exchange` decides, from the swap's `FailoverPolicy`, whether to send it
+  again after a `Backoff`: retries are part of the flow, so their waits run on the client's
+  clock (a fake one in tests) and can never outlast the deadline.
+* `Sleep`: wait this many seconds (between polls, or until a circuit breaker may reopen);
+  `Backoff`, a `Sleep` before an exchange is sent again.
 * `Accepted`: the vendor accepted a paid job.  The driver reports it (the ``job_accepted``
   hook) before the flow goes on; it is the boundary a durable record is built on.
 
@@ -63,12 +66,14 @@ from swapkit.core.uploads import Uploader
 
 __all__ = [
     "Accepted",
+    "Backoff",
     "Flow",
     "Run",
     "Send",
     "Sleep",
     "Step",
     "Uploads",
+    "exchange",
     "provider_flow",
     "templates_flow",
     "transport_error",
@@ -119,7 +124,7 @@ class Send:
         return min(self.timeout, max(1.0, 2 * typical)) if typical else self.timeout / 2
 
     def retry_hook(self) -> Callable[[Exception], bool | float]:
-        """The stamina hook for this exchange (see `swapkit.core.retry`)."""
+        """When this exchange fails: the wait before a retry, or False (`swapkit.core.retry`)."""
         return retry_hook(self.budget, self.policy, self.phase, limit=self.retries)
 
 
@@ -128,6 +133,19 @@ class Sleep:
     """Wait `seconds` before the next step."""
 
     seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Backoff(Sleep):
+    """Wait `seconds` before sending again the exchange that failed with `error` (the
+    `retry`-th retry).  Waited on the client's clock, like `Sleep`; skipped (not waited) while
+    ``stamina.set_testing`` is on, and reported to stamina's retry hooks."""
+
+    error: Exception = dataclasses.field(default_factory=Exception)
+    retry: int = 1
+    waited: float = 0.0
+    #: What is retried, for logs: the provider and the phase.
+    what: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,6 +162,26 @@ class Accepted:
 
 
 Step = Send | Sleep | Accepted
+
+
+def exchange(step: Send) -> Generator[Step, Any, Any]:
+    """Perform `step`, sending it again after a failure for as long as the swap's policy says
+    (see `swapkit.core.retry`), with a `Backoff` before each resend; its checked value."""
+    decide = step.retry_hook()
+    retries, waited = 0, 0.0
+    while True:
+        try:
+            return (yield step)
+        except ProviderError as exc:
+            wait = decide(exc)
+            if wait is False:
+                raise
+            retries += 1
+            what = f"swapkit {step.provider} {step.phase}"
+            yield Backoff(float(wait), error=exc, retry=retries, waited=waited, what=what)
+            waited += float(wait)
+
+
 Flow = Generator[Step, Any, SwapResult]
 
 
@@ -333,7 +371,7 @@ def _as_urls(
                     "upload",
                     parse=functools.partial(provider.parse_upload, image=image),
                 )
-            uploads.urls[key] = yield step
+            uploads.urls[key] = yield from exchange(step)
         as_url = dataclasses.replace(image, url=uploads.urls[key])
         if image is source:
             source = as_url
@@ -356,7 +394,7 @@ def _submit(run: Run, prepared: PreparedSwap) -> Generator[Step, Any, Outcome]:
     remaining = run.budget.remaining_seconds()
     plan = Plan(provider.choose_mode(prepared.request, remaining), remaining)
     try:
-        response = yield run.send(provider.build_submit(prepared, plan), "submit")
+        response = yield from exchange(run.send(provider.build_submit(prepared, plan), "submit"))
     except OutcomeUnknown:
         run.charged = None
         raise
@@ -396,10 +434,12 @@ def _wait(run: Run, outcome: Outcome) -> Generator[Step, Any, Done]:
         yield Sleep(min(interval, remaining))
         job = outcome
         try:
-            outcome = yield run.send(
-                provider.build_poll(job),
-                "poll",
-                parse=functools.partial(provider.parse_poll, job=job),
+            outcome = yield from exchange(
+                run.send(
+                    provider.build_poll(job),
+                    "poll",
+                    parse=functools.partial(provider.parse_poll, job=job),
+                )
             )
         except ProviderError as exc:
             run.settle(exc)
@@ -422,11 +462,13 @@ def _finish(run: Run, prepared: PreparedSwap, result: VendorResult) -> Flow:
                 body=result.raw,
                 request_id=result.job_id,
             )
-        image, info = yield run.send(
-            provider.build_download(result.url),
-            "download",
-            error_for=provider.download_error,
-            parse=functools.partial(_decoded, provider=provider.name),
+        image, info = yield from exchange(
+            run.send(
+                provider.build_download(result.url),
+                "download",
+                error_for=provider.download_error,
+                parse=functools.partial(_decoded, provider=provider.name),
+            )
         )
     else:
         info = inspect_image(image, provider=provider.name)
@@ -470,7 +512,7 @@ def templates_flow(
 ) -> Generator[Step, Any, list[Template]]:
     """List a template provider's templates (a free read: retried like a poll)."""
     run = Run(provider, budget, policy, swap_id="")
-    templates = yield run.send(
-        provider.build_list_templates(), "poll", parse=provider.parse_templates
+    templates = yield from exchange(
+        run.send(provider.build_list_templates(), "poll", parse=provider.parse_templates)
     )
     return cast("list[Template]", templates)

@@ -221,5 +221,5 @@ def is_http_url(value: str) -> bool:
     return (
         url.scheme in ("http", "https")
         and bool(host)
-        and not any(char.isspace() or char in "%<>\"{}|\\^`" for char in host)
+        and not any(char.isspace() or char in '%<>"{}|\\^`' for char in host)
     )

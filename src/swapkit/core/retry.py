@@ -1,36 +1,51 @@
 """Retries of one HTTP exchange, and how long to wait when the vendor says so.
 
-Retries go through stamina.  The predicate handed to stamina is built per exchange by
-`retry_hook` and decides from swapkit errors only (never ``on=Exception``), by asking the
-swap's `FailoverPolicy` (`swapkit.core.policy`), which holds every rule and limit:
+The flow retries an exchange itself (`swapkit.core.flow.exchange`), so that every wait runs on
+the client's clock, the same clock the deadline is measured on.  The decision comes from
+`retry_hook`, built per exchange, which reads swapkit errors only (never ``Exception``) and asks
+the swap's `FailoverPolicy` (`swapkit.core.policy`), which holds every rule and limit:
 
 * an error is retried only when the policy's rule for its class and the exchange's phase says
   so and the error says a resend is safe (``retryable``): a submit is never resent once the
   vendor may have accepted it;
-* the wait is the vendor's (``Retry-After``, ``X-RateLimit-Reset``) or the policy's back-off,
-  and it is always returned to stamina explicitly: a wait that would run past the deadline is
-  not taken, so back-off never stretches a swap beyond its deadline;
+* the wait is the vendor's (``Retry-After``, ``X-RateLimit-Reset``) or the policy's back-off
+  (exponential, with jitter): a wait that would run past the deadline is not taken, so
+  back-off never stretches a swap beyond its deadline;
 * retries of an upload or a submit draw from the swap's shared `Budget` (``max_attempts``
   counts every retry and hop together) and are capped per exchange by the caller (while
   another provider remains); reads of an accepted job spend no attempts and are bounded by
   the deadline alone.
+
+stamina stays the application's switchboard for retries: every scheduled retry is reported to
+stamina's retry hooks (`announce`: its logging, structlog and Prometheus integrations, or the
+application's own), and while ``stamina.set_testing(True, attempts=N)`` is on the waits are
+skipped, as stamina's own are, and an upload or submit is tried at most N times.  Reads of an
+accepted job are not capped by it: a job that was paid for is never abandoned because a test
+asked for fewer tries (the deadline and `FailoverPolicy.read_retries` still bound them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import email.utils
+import logging
 import math
 import random
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
+
+import stamina
+from stamina.instrumentation import RetryDetails, get_on_retry_hooks
 
 from swapkit.core.errors import RateLimited
 
 if TYPE_CHECKING:
     from swapkit.core.policy import FailoverPolicy, Phase
 
-__all__ = ["Budget", "parse_retry_after", "retry_hook"]
+__all__ = ["Budget", "announce", "parse_retry_after", "retry_hook", "waits"]
+
+_log = logging.getLogger("swapkit")
 
 #: Epoch values above this are absolute times; below it, seconds to wait.
 _EPOCH_THRESHOLD = 1_000_000_000
@@ -108,6 +123,10 @@ def retry_hook(
     """
     retries = 0
     spends_attempts = phase in ("upload", "submit")
+    if spends_attempts:
+        testing = _testing_retries()
+        if testing is not None:
+            limit = testing if limit is None else min(limit, testing)
 
     def hook(exc: Exception) -> bool | float:
         nonlocal retries
@@ -125,3 +144,46 @@ def retry_hook(
         return float(wait)
 
     return hook
+
+
+def _testing_retries() -> int | None:
+    """Under ``stamina.set_testing(True, attempts=N)``, the N - 1 retries it allows (else None).
+
+    stamina exposes the testing attempts only through its configuration object; should that
+    ever move, testing mode simply stops capping uploads and submits.
+    """
+    if not stamina.is_testing():
+        return None
+    testing = getattr(getattr(stamina, "_config", None), "CONFIG", None)
+    get_attempts = getattr(getattr(testing, "testing", None), "get_attempts", None)
+    try:
+        attempts = get_attempts(None) if callable(get_attempts) else None
+    except Exception:  # a changed private API: no cap rather than a crash
+        return None
+    return max(0, attempts - 1) if isinstance(attempts, int) else None
+
+
+def waits() -> bool:
+    """Whether back-off waits are really waited (not while ``stamina.set_testing`` is on)."""
+    return not stamina.is_testing()
+
+
+def announce(what: str, retry: int, wait: float, waited: float, error: Exception) -> None:
+    """Report a scheduled retry to stamina's retry hooks; a failing hook is not our failure."""
+    details = RetryDetails(
+        name=what,
+        args=(),
+        kwargs={},
+        retry_num=retry,
+        wait_for=wait,
+        waited_so_far=waited,
+        caused_by=error,
+    )
+    for hook in get_on_retry_hooks():
+        try:
+            result = hook(details)
+            if isinstance(result, contextlib.AbstractContextManager):
+                with result:
+                    pass
+        except Exception:  # instrumentation must never break a swap
+            _log.exception("swapkit: a stamina retry hook failed")
