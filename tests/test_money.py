@@ -299,10 +299,16 @@ _TRANSIENT = (
 )
 
 
-@pytest.mark.usefixtures("retries")
+@pytest.mark.parametrize("submit_tries", [1, 20])
 @pytest.mark.parametrize("client_kind", ["sync", "async"])
-def test_chaos(world: World, client_kind: str) -> None:
-    """About 18 % of all vendor requests faulted, every kind, four vendors, both clients."""
+def test_chaos(world: World, client_kind: str, submit_tries: int) -> None:
+    """About 18 % of all vendor requests faulted, every kind, four vendors, both clients; with
+    submits retried, and with submits tried once (reads are retried either way)."""
+    with stamina.set_testing(True, attempts=submit_tries):
+        _chaos(world, client_kind)
+
+
+def _chaos(world: World, client_kind: str) -> None:
     for vendor in KEYS:
         for seed, fault in enumerate(CHAOS):
             share = 0.004 if fault["kind"] in ("job_failed", "never_finish") else 0.018
@@ -345,6 +351,5 @@ def test_chaos(world: World, client_kind: str) -> None:
             for attempt in tried:
                 if attempt.job_id is not None and isinstance(attempt.error, _TRANSIENT):
                     assert elapsed >= DEADLINE - 0.5, (attempt, elapsed)
-    print(outcomes)
     assert outcomes.get("SwapResult", 0) > SWAPS_PER_CLIENT * 0.6, outcomes
     assert outcomes.get("OutcomeUnknown", 0) > 0, outcomes
