@@ -15,7 +15,7 @@ from swapkit import SwapRequest, errors
 from swapkit.core.callbacks import sign_callback_url
 from swapkit.core.images import LoadedImage
 from swapkit.core.provider import Done, Pending, Plan, PreparedSwap
-from swapkit.providers.acedata import Acedata
+from swapkit.providers.acedata import Acedata, task_verdict
 
 BASE = "https://api.acedata.cloud"
 SYNC = Plan("sync", 60.0)
@@ -94,10 +94,18 @@ def test_bare_string_error() -> None:
 
 def test_unknown_code_falls_back_to_the_status() -> None:
     exc = provider.error_from_response(
-        response(403, {"error": {"code": "new_thing", "message": "m"}})
+        response(429, {"error": {"code": "new_thing", "message": "m"}})
     )
-    assert type(exc) is errors.PermissionDenied
+    assert type(exc) is errors.RateLimited
     assert exc.code == "new_thing"
+
+
+def test_a_403_without_a_known_code_is_a_moderation_refusal() -> None:
+    # the vendor SDK's reading (`_map_error`: 403 with no known code -> ModerationError)
+    for body in ({"error": {"code": "new_thing", "message": "m"}}, {"error": "nsfw"}, {}):
+        assert type(provider.error_from_response(response(403, body))) is errors.ContentRefused
+    disabled = {"error": {"code": "disabled", "message": "off"}}
+    assert type(provider.error_from_response(response(403, disabled))) is errors.PermissionDenied
 
 
 def test_no_face_message_on_bad_request() -> None:
@@ -209,11 +217,42 @@ def test_status_failed_without_response_is_job_failed() -> None:
         )
 
 
-def test_finished_without_image_is_result_invalid() -> None:
+def test_finished_without_success_or_image_is_still_running() -> None:
+    # the SDK: finished_at decides only with a success flag or an artifact; else keep waiting
+    outcome = provider.parse_poll(
+        response(200, {"id": "t-1", "finished_at": 1.7e9}, path="/face/tasks"), JOB
+    )
+    assert isinstance(outcome, Pending)
+
+
+def test_finished_and_successful_without_image_is_result_invalid() -> None:
+    record = {"id": "t-1", "finished_at": 1.7e9, "response": {"success": True}}
     with pytest.raises(errors.ResultInvalid):
-        provider.parse_poll(
-            response(200, {"id": "t-1", "finished_at": 1.7e9}, path="/face/tasks"), JOB
-        )
+        provider.parse_poll(response(200, record, path="/face/tasks"), JOB)
+
+
+@pytest.mark.parametrize(
+    ("record", "verdict"),
+    [
+        # a status word outranks everything, wherever it is
+        ({"status": "processing", "finished_at": 1.0, "response": {"success": True}}, "running"),
+        ({"response": {"state": "FAILED", "image_url": "https://c/r.png"}}, "failed"),
+        ({"status": "succeeded", "response": {"image_url": "https://c/r.png"}}, "succeeded"),
+        ({"status": "completed", "response": {"success": True}}, "failed"),  # no artifact
+        # success: false is transient with a bare string, final with a structured code
+        ({"response": {"success": False, "error": "temporary"}}, "running"),
+        ({"response": {"success": False, "error": {"code": "api_error"}}}, "failed"),
+        ({"response": {"success": False, "error": None}, "finished_at": 1.0}, "failed"),
+        # finished_at with success decides; an artifact URL alone means success
+        ({"finished_at": 1.0, "response": {"success": True}}, "succeeded"),
+        ({"response": {"data": [{"image_url": "https://c/r.png"}]}}, "succeeded"),
+        # the record's echo of the request holds the inputs, not a result
+        ({"request": {"source_image_url": "https://c/in.png"}}, "running"),
+        ({}, "running"),
+    ],
+)
+def test_task_completion_follows_the_vendor_sdk(record: dict[str, Any], verdict: str) -> None:
+    assert task_verdict(record) == verdict
 
 
 def test_submit_body_sync_async_and_roles() -> None:

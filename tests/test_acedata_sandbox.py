@@ -185,7 +185,7 @@ def test_each_code_in_each_coded_envelope(
     ("code", "error"),
     [
         ("invalid_token", errors.AuthenticationError),
-        ("used_up", errors.PermissionDenied),  # a bare message has no code: the 403 decides
+        ("used_up", errors.ContentRefused),  # no code: a 403 is moderation (the vendor SDK)
         ("too_many_requests", errors.RateLimited),
         ("api_error", errors.ProviderUnavailable),
         ("timeout", errors.ProviderTimeout),

@@ -84,8 +84,31 @@ def test_unknown_token_is_401_invalid_token(ace: httpx.Client, value: str) -> No
 def test_a_platform_token_is_refused_as_token_mismatched(ace: httpx.Client) -> None:
     for path in ("/face/swap", "/face/tasks", "/files/upload"):
         response = ace.post(path, json={}, headers={"Authorization": "Bearer platform-abc123"})
-        body = _standard_error(response, 401, "token_mismatched")
+        body = _standard_error(response, 400, "token_mismatched")  # seed 002: 400
         assert "platform-" in body["error"]["message"]
+
+
+def test_the_other_reading_of_token_mismatched_is_an_option(fake_clock: FakeClock) -> None:
+    options = {"acedata": {"token_mismatched_status": 401}}
+    with (
+        _ace_sandbox(fake_clock, vendor_options=options) as sandbox,
+        _ace_client(sandbox, "platform-abc123") as http,
+    ):
+        _standard_error(http.post("/face/swap", json={}), 401, "token_mismatched")
+
+
+def test_the_management_upload_takes_any_token_and_answers_like_the_sdk(
+    ace: httpx.Client,
+) -> None:
+    files = {"file": ("face.png", image_bytes(), "image/png")}
+    for token in ("acedata-sandbox", "platform-abc123"):
+        answer = ace.post(
+            "/api/v1/files/", files=files, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["mime"] == "image/png"
+        assert ace.get(body["file_url"]).content == image_bytes()
 
 
 def test_configured_tokens_replace_the_default(fake_clock: FakeClock) -> None:
@@ -167,14 +190,14 @@ def test_a_fault_chooses_the_envelope(sandbox: Sandbox, ace: httpx.Client) -> No
 
 # -- every documented code ----------------------------------------------------------------------
 
-# Code -> the status the vendor documents for it (A-RESP; token_mismatched per A-RESP/A-AUTH).
+# Code -> the status the vendor documents for it (A-RESP; token_mismatched per seed 002).
 DOCUMENTED = {
     "bad_request": 400,
     "no_token": 400,
     "api_not_implemented": 400,
     "invalid_token": 401,
     "token_expired": 401,
-    "token_mismatched": 401,
+    "token_mismatched": 400,
     "disabled": 403,
     "used_up": 403,
     "forbidden": 403,
@@ -194,7 +217,7 @@ def test_a_code_fault_answers_with_its_documented_status(
     _standard_error(ace.post("/face/swap", json={}), status, code)
 
 
-@pytest.mark.parametrize(("code", "status"), [("token_mismatched", 400), ("disabled", 400)])
+@pytest.mark.parametrize(("code", "status"), [("token_mismatched", 401), ("disabled", 400)])
 def test_the_other_documented_status_of_a_code(
     sandbox: Sandbox, ace: httpx.Client, code: str, status: int
 ) -> None:

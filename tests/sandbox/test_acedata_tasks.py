@@ -56,9 +56,7 @@ def receiver() -> Iterator[Receiver]:
 # -- async submission and the task record -------------------------------------------------------
 
 
-def test_async_task_record_progresses_without_status_words(
-    sandbox: Sandbox, any_ace: httpx.Client
-) -> None:
+def test_async_task_record_progresses(sandbox: Sandbox, any_ace: httpx.Client) -> None:
     body = ace_body(any_ace, **ASYNC)
     submitted = any_ace.post("/face/swap", json=body)
     assert submitted.status_code == 200
@@ -67,7 +65,8 @@ def test_async_task_record_progresses_without_status_words(
     before = time.time()
 
     processing = _retrieve(any_ace, task_id)
-    assert set(processing) == RECORD_KEYS  # no status, no response, no finished_at
+    assert set(processing) == RECORD_KEYS | {"status"}  # no response, no finished_at
+    assert processing["status"] == "processing"
     assert processing["id"] == task_id
     assert processing["request"] == body
     assert len(processing["_id"]) == 24
@@ -78,7 +77,8 @@ def test_async_task_record_progresses_without_status_words(
     assert "response" not in _retrieve(any_ace, task_id)
     sandbox.advance(0.1)
     done = _retrieve(any_ace, task_id)
-    assert set(done) == RECORD_KEYS | {"response", "finished_at"}
+    assert set(done) == RECORD_KEYS | {"status", "response", "finished_at"}
+    assert done["status"] == "succeeded"
     assert done["finished_at"] == pytest.approx(done["created_at"] + 2.0, abs=0.01)
     response = done["response"]
     assert response["success"] is True
@@ -113,9 +113,8 @@ def test_async_answer_can_carry_success(fake_clock: FakeClock) -> None:
     assert submitted == {"success": True, "task_id": submitted["task_id"]}
 
 
-def test_status_words_on_request(fake_clock: FakeClock) -> None:
-    options = {"acedata": {"task_status_words": True}}
-    with _sandbox(fake_clock, vendor_options=options) as sandbox, _client(sandbox) as http:
+def test_status_words_by_default_and_without_on_request(fake_clock: FakeClock) -> None:
+    with _sandbox(fake_clock) as sandbox, _client(sandbox) as http:
         good = http.post("/face/swap", json=ace_body(http, **ASYNC)).json()["task_id"]
         sandbox.faults.add(Fault(provider="acedata", kind="job_failed", path="/face/swap"))
         bad = http.post("/face/swap", json=ace_body(http, **ASYNC)).json()["task_id"]
@@ -123,6 +122,10 @@ def test_status_words_on_request(fake_clock: FakeClock) -> None:
         sandbox.advance(2)
         assert _retrieve(http, good)["status"] == "succeeded"
         assert _retrieve(http, bad)["status"] == "failed"
+    options = {"acedata": {"task_status_words": False}}
+    with _sandbox(fake_clock, vendor_options=options) as sandbox, _client(sandbox) as http:
+        task = http.post("/face/swap", json=ace_body(http, **ASYNC)).json()["task_id"]
+        assert set(_retrieve(http, task)) == RECORD_KEYS  # no status, response, finished_at
 
 
 def test_sync_tasks_are_retrievable_and_finished(ace: httpx.Client) -> None:
@@ -147,7 +150,7 @@ def test_job_failed_fault_gives_a_failed_record(sandbox: Sandbox, ace: httpx.Cli
     task_id = ace.post("/face/swap", json=body).json()["task_id"]
     sandbox.advance(2)
     record = _retrieve(ace, task_id)
-    assert "status" not in record
+    assert record["status"] == "failed"
     assert record["response"] == {
         "success": False,
         "task_id": task_id,

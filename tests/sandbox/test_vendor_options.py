@@ -12,7 +12,10 @@ from swapkit.sandbox import Sandbox, SandboxRequest, SandboxResponse, Vendor, Ve
 from swapkit.sandbox.acedata import AceDataOptions, AceDataVendor
 from swapkit.sandbox.prospolabs import ProspolabsOptions, ProspolabsVendor
 
-ACE_OPTIONS = "async_success, dimension_type, error_envelope, result_ttl_seconds, task_status_words"
+ACE_OPTIONS = (
+    "async_success, dimension_type, error_envelope, result_ttl_seconds, task_status_words, "
+    "token_mismatched_status"
+)
 
 
 class _PlainVendor(Vendor):

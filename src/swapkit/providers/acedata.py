@@ -35,7 +35,7 @@ Plugin registration (built in)::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -76,7 +76,7 @@ from swapkit.core.provider import (
 from swapkit.core.settings import ProviderSettings
 from swapkit.core.untrusted import message_of, parse_json, says_no_face, text_prefix, whole
 
-__all__ = ["Acedata", "AcedataSettings", "register_providers"]
+__all__ = ["Acedata", "AcedataSettings", "register_providers", "task_verdict"]
 
 #: Vendor error codes → swapkit classes [D: responses concept page, billing FAQ].
 _CODES: Mapping[str, type[ProviderError]] = {
@@ -193,9 +193,18 @@ class Acedata(Provider):
 
     def parse_upload(self, response: httpx.Response, image: LoadedImage) -> str:
         data = json_body(response, self.name)
-        url = data.get("url") if isinstance(data, dict) else None
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise self._error(response, data)
+        # seed 002's `/files/upload` answers `url`; the SDK's `/api/v1/files/` `file_url`
+        found = [data.get(key) for key in ("url", "file_url")] if isinstance(data, dict) else []
+        url = next((value for value in found if isinstance(value, str)), None)
+        if url is None or not url.startswith(("http://", "https://")):
+            if isinstance(data, dict) and (data.get("error") or data.get("success") is False):
+                raise self._error(response, data)
+            raise MalformedResponse(
+                "the upload answer has no url or file_url",
+                provider=self.name,
+                status_code=response.status_code,
+                body=data,
+            )
         return url
 
     def build_submit(self, prepared: PreparedSwap, plan: Plan) -> httpx.Request:
@@ -256,37 +265,54 @@ class Acedata(Provider):
                 status_code=response.status_code,
                 body=data,
             )
+        verdict = task_verdict(record)
         inner = record.get("response")
-        status = _status_word(record)
-        finished = bool(record.get("finished_at")) or bool(inner) or status is not None
-        if not finished:
-            return Pending(job_id=job.job_id, raw=record)
-        if isinstance(inner, dict) and inner:
-            try:
-                answer = self._answer(response, inner)
-            except (InvalidRequest, ContentRefused):
-                raise
-            except ProviderError as exc:
-                # the query succeeded; the task itself ended in this error (a vendor verdict,
-                # not a failed read: asking again would get the same answer)
-                raise JobFailed(
-                    f"task {job.job_id} failed: {exc.message}",
-                    provider=self.name,
-                    code=exc.code,
-                    body=record,
-                    request_id=job.job_id,
-                ) from exc
-            if answer.image_url:
-                return Done(self._result(answer, inner, task_id=job.job_id))
-        if status == "failed" or (isinstance(inner, dict) and inner.get("error")):
-            raise JobFailed(
-                f"task {job.job_id} failed", provider=self.name, body=record, request_id=job.job_id
+        answer = inner if isinstance(inner, dict) else record
+        if verdict == "running":
+            words = _status_words(answer)
+            return Pending(job_id=job.job_id, status=words[0] if words else None, raw=record)
+        if verdict == "failed":
+            raise self._task_failure(response, answer, record, job.job_id)
+        url = _artifact_url(answer)
+        if url is None:
+            raise ResultInvalid(
+                f"task {job.job_id} finished without an image_url",
+                provider=self.name,
+                body=record,
+                request_id=job.job_id,
             )
-        raise ResultInvalid(
-            f"task {job.job_id} finished without an image_url",
+        try:
+            parsed = _Answer.model_validate(answer)
+        except ValidationError:
+            parsed = _Answer()
+        return Done(
+            self._result(parsed.model_copy(update={"image_url": url}), answer, task_id=job.job_id)
+        )
+
+    def _task_failure(
+        self, response: httpx.Response, answer: Mapping[str, Any], record: Any, task_id: str
+    ) -> ProviderError:
+        """A finished task's error: an input or policy refusal keeps its class; anything else
+        is the task failing (`JobFailed`, with the vendor's code and words)."""
+        code, message, _ = _envelope(answer)
+        cls = _CODES.get(code or "")
+        if cls is not None:
+            cls = _refine(cls, message)
+        if cls is not None and issubclass(cls, (InvalidRequest, ContentRefused)):
+            return cls(
+                message or f"task {task_id} was refused",
+                provider=self.name,
+                code=code,
+                body=record,
+                request_id=task_id,
+            )
+        reason = message or _failure_reason(answer)
+        return JobFailed(
+            f"task {task_id} failed: {reason}",
             provider=self.name,
+            code=code,
             body=record,
-            request_id=job.job_id,
+            request_id=task_id,
         )
 
     def _answer(self, response: httpx.Response, data: Any) -> _Answer:
@@ -337,6 +363,8 @@ class Acedata(Provider):
         """
         code, message, trace_id = _envelope(data)
         cls = _CODES.get(code or "") or (JobFailed if response.is_success else None)
+        if cls is None and response.status_code == 403:
+            cls = ContentRefused  # the vendor SDK reads a 403 without a known code as moderation
         if cls is not None:
             cls = _refine(cls, message)
         if not message:
@@ -441,18 +469,98 @@ def _find_record(data: Any, task_id: str) -> dict[str, Any] | None:
     return data
 
 
-def _status_word(record: Mapping[str, Any]) -> str | None:
-    """``"succeeded"`` / ``"failed"`` from any status-like word in the record, else None."""
+def _status_words(node: Any, depth: int = 0) -> list[str]:
+    """Every ``status``/``state`` word in `node`, lower-cased, at most six levels down."""
+    words: list[str] = []
+    if depth > 6:
+        return words
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("state", "status") and isinstance(value, str):
+                words.append(value.lower()[:40])
+            else:
+                words.extend(_status_words(value, depth + 1))
+    elif isinstance(node, list):
+        for item in node[:50]:
+            words.extend(_status_words(item, depth + 1))
+    return words
+
+
+def _urls(node: Any, depth: int = 0) -> list[str]:
+    """Artifact-like URLs (``*_url``, ``url``, ``*_urls`` values) in `node`, outermost first."""
+    found: list[str] = []
+    if depth > 6:
+        return found
+    if isinstance(node, dict):
+        for key, value in node.items():
+            named = isinstance(key, str) and (key.endswith(("_url", "_urls")) or key == "url")
+            if named and isinstance(value, str) and value.startswith("http"):
+                found.append(value)
+            else:
+                found.extend(_urls(value, depth + 1))
+    elif isinstance(node, list):
+        for item in node[:50]:
+            found.extend(_urls(item, depth + 1))
+    return found
+
+
+def _artifact_url(answer: Mapping[str, Any]) -> str | None:
+    """The result image: ``image_url``, else the first artifact URL in the answer."""
+    image_url = answer.get("image_url")
+    if isinstance(image_url, str) and image_url.startswith(("http://", "https://")):
+        return image_url
+    return next(iter(_urls(answer)), None)
+
+
+def task_verdict(record: Mapping[str, Any]) -> Literal["succeeded", "failed", "running"]:
+    """Whether a task record is finished, by the vendor SDK's own rules.
+
+    The rules are those of ``acedatacloud/_runtime/tasks.py`` (`task_status`), in order:
+
+    1. a status word (``status``/``state``, anywhere in ``response``, else in the record; the
+       record's own top-level word counts too) outranks every other signal: a failure word fails the task; a success word succeeds it
+       when there is an artifact URL and fails it otherwise; any other word means running;
+    2. ``success: false`` with a structured error (an object with a ``code``) or next to an
+       artifact URL is final (failed); with a bare-string error it is a hiccup mid-run;
+    3. ``finished_at`` (in ``response`` or the record) with ``success`` decides; without it,
+       an artifact URL means success;
+    4. an artifact URL alone means success; nothing at all means running.
+
+    One difference: artifact URLs are looked for in ``response`` only, never in the record's
+    echo of the ``request`` (whose ``*_url`` fields are the inputs, not a result).
+    """
     inner = record.get("response")
-    for holder in (record, inner if isinstance(inner, dict) else {}):
-        for key in ("status", "state"):
-            word = holder.get(key)
-            if isinstance(word, str):
-                if word.lower() in _SUCCEEDED:
-                    return "succeeded"
-                if word.lower() in _FAILED:
-                    return "failed"
-    return None
+    answer = inner if isinstance(inner, dict) else record
+    words = _status_words(answer)
+    if answer is not record:  # the record's own word too (not its echo of the request)
+        words += [str(record[key]).lower()[:40] for key in ("status", "state") if key in record]
+    artifact = bool(_urls(inner)) if isinstance(inner, dict) else False
+    if any(word in _FAILED for word in words):
+        return "failed"
+    if any(word in _SUCCEEDED for word in words):
+        return "succeeded" if artifact else "failed"
+    if words:
+        return "running"
+    if answer.get("success") is False:
+        error = answer.get("error")
+        if artifact or (isinstance(error, dict) and error.get("code")):
+            return "failed"
+    finished = answer.get("finished_at") is not None or record.get("finished_at") is not None
+    if finished:
+        if answer.get("success") is True:
+            return "succeeded"
+        if answer.get("success") is False:
+            return "failed"
+    return "succeeded" if artifact else "running"
+
+
+def _failure_reason(answer: Mapping[str, Any]) -> str:
+    """The vendor's own words for why a task failed (the SDK's `failure_reason`)."""
+    for key in ("message", "failure_reason", "fail_reason"):
+        value = answer.get(key)
+        if isinstance(value, str) and value:
+            return message_of(value)
+    return "no reason given"
 
 
 @hookimpl

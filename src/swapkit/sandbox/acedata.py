@@ -102,6 +102,8 @@ DimensionType = Literal["int", "str"]
 """How `image_width`/`image_height` are sent: JSON integers or strings."""
 
 _SWAP, _TASKS, _UPLOAD = "/face/swap", "/face/tasks", "/files/upload"
+#: The management plane's upload route, as the vendor's SDK calls it (`files.upload`).
+_PLATFORM_UPLOAD = "/api/v1/files"
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 _MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 _SUFFIX = re.compile(r"\.([A-Za-z0-9]{1,10})$")
@@ -123,8 +125,13 @@ class AceDataOptions(VendorOptions):
     async_success: bool = False
     """Answer an async submit with `{"success": true, "task_id"}` instead of `{"task_id"}`."""
 
-    task_status_words: bool = False
-    """Add `"status": "processing" | "succeeded" | "failed"` to task records."""
+    task_status_words: bool = True
+    """Add `"status": "processing" | "succeeded" | "failed"` to task records (the vendor SDK
+    reads a status word before anything else; `False` gives records with none)."""
+
+    token_mismatched_status: Literal[400, 401] = 400
+    """The status of `token_mismatched`: 400 (seed 002's error list) or 401 (the responses
+    concept page)."""
 
     result_ttl_seconds: float = 30 * 24 * 60 * 60.0
     """How long result URLs stay valid (30 days, like the vendor's other image services)."""
@@ -244,13 +251,15 @@ class AceDataVendor(Vendor):
             _SWAP: self._swap,
             _TASKS: self._tasks,
             _UPLOAD: self._upload,
+            _PLATFORM_UPLOAD: self._platform_upload,
         }
         route = path.rstrip("/")
         answer = routes.get(route)
         if answer is None or request.method != "POST":
             return self._error("no_api", trace_id)
         bucket = f"{self.name}:tasks" if route == _TASKS else self.name
-        return self._authenticated(request, trace_id, bucket, answer)
+        management = route == _PLATFORM_UPLOAD
+        return self._authenticated(request, trace_id, bucket, answer, management=management)
 
     def error_response(self, status: int) -> SandboxResponse:
         """The standard (or configured) envelope with the code documented for `status`."""
@@ -292,6 +301,8 @@ class AceDataVendor(Vendor):
         trace_id: str,
         bucket: str,
         answer: Callable[[SandboxRequest, str, str], SandboxResponse],
+        *,
+        management: bool = False,
     ) -> SandboxResponse:
         authorization = (request.header("authorization") or "").strip()
         if not authorization:
@@ -301,10 +312,13 @@ class AceDataVendor(Vendor):
         if scheme.lower() != "bearer" or not token:
             return self._error("invalid_token", trace_id)
         if token.startswith("platform-"):
+            if management:  # the management plane takes its own tokens
+                return answer(request, token, trace_id)
             return self._error(
                 "token_mismatched",
                 trace_id,
                 "A platform- token is for the management APIs only, not for this service.",
+                status=self.options.token_mismatched_status,
             )
         if token not in self.api_keys:
             return self._error("invalid_token", trace_id)
@@ -475,6 +489,25 @@ class AceDataVendor(Vendor):
     # -- uploads ------------------------------------------------------------------------------
 
     def _upload(self, request: SandboxRequest, key: str, trace_id: str) -> SandboxResponse:
+        """Seed 002's `POST /files/upload`: ``{success, url, expires_at}``."""
+        stored = self._store_upload(request, trace_id)
+        if isinstance(stored, SandboxResponse):
+            return stored
+        url, _, expires_at = stored
+        return json_response(200, {"success": True, "url": url, "expires_at": expires_at})
+
+    def _platform_upload(self, request: SandboxRequest, key: str, trace_id: str) -> SandboxResponse:
+        """The vendor SDK's `files.upload` (`POST /api/v1/files/`): ``{file_url, mime}``."""
+        stored = self._store_upload(request, trace_id)
+        if isinstance(stored, SandboxResponse):
+            return stored
+        url, media_type, expires_at = stored
+        return json_response(200, {"file_url": url, "mime": media_type, "expires_at": expires_at})
+
+    def _store_upload(
+        self, request: SandboxRequest, trace_id: str
+    ) -> tuple[str, str, str] | SandboxResponse:
+        """Store the multipart field ``file``: its URL, media type and expiry, or the error."""
         try:
             parts = parse_multipart(request.header("content-type"), request.body)
         except ValueError:
@@ -498,13 +531,10 @@ class AceDataVendor(Vendor):
             signed=False,
             ttl_seconds=UPLOAD_TTL_SECONDS,
         )
-        return json_response(
-            200,
-            {
-                "success": True,
-                "url": stored.url(request.origin, self.name),
-                "expires_at": _iso_millis(stored.expires_epoch),
-            },
+        return (
+            stored.url(request.origin, self.name),
+            media_type,
+            _iso_millis(stored.expires_epoch),
         )
 
     def reset(self) -> None:

@@ -41,7 +41,8 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "api_not_implemented": (400, "API not implemented."),
     "invalid_token": (401, "Unauthorized, invalid or missing authorization token."),
     "token_expired": (401, "The token has expired."),
-    "token_mismatched": (401, "The token is not valid for this service."),
+    # seed 002 lists "400 token_mismatched"; the responses concept page has 401 (an option)
+    "token_mismatched": (400, "The token is not valid for this service."),
     "disabled": (403, "The credential or application is disabled."),
     "used_up": (403, "Your balance or quota has been used up."),
     "forbidden": (403, "The content was rejected by moderation."),
