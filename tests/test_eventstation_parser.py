@@ -99,7 +99,7 @@ def test_prompt_uses_self_prompt_and_v2_status() -> None:
 @pytest.mark.parametrize(
     ("options", "words"),
     [
-        ({}, "needs the subject's gender"),
+        ({}, "v6 template swap needs the subject's gender"),
         ({"gender": "woman"}, "gender must be"),
         ({"gender": 7}, "gender must be"),
         ({"gender": "female", "ratio": "wide"}, "ratio must be"),

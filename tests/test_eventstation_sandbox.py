@@ -84,6 +84,18 @@ def test_v6_template_swap(swap: Any, sandbox: Any, clock: FakeClock, face_png: b
     assert result.processing_seconds is not None
 
 
+def test_a_v1_template_swap_needs_only_the_template(
+    swap: Any, sandbox: Any, face_png: bytes
+) -> None:
+    # seed 003: "set filter_id ... adjust optional parameters (or leave defaults)"
+    result = swap(
+        source=face_png, target=Template("12"), client={"settings": {"api_version": "v1"}}
+    )
+    assert result.model == "faceswap-v1"
+    (run,) = calls(sandbox, "/v1/run/faceswap")
+    assert set(json.loads(run.body)) == {"base64", "filter_id"}
+
+
 def test_v1_flow_and_ratio(swap: Any, sandbox: Any, face_png: bytes) -> None:
     result = swap(
         source=face_png,

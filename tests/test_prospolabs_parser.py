@@ -349,3 +349,24 @@ def test_raw_is_the_vendor_json_as_sent() -> None:
     outcome = provider.parse_submit(response(200, sent), SYNC)
     assert isinstance(outcome, Done)
     assert outcome.result.raw == sent
+
+
+def test_errors_read_the_promised_code_and_message_too() -> None:
+    # seed 001: "a machine-readable code and a human-readable message"; the example: `detail`
+    both = provider.error_from_response(
+        response(400, {"detail": "Invalid image format", "code": "invalid_image", "message": "m"})
+    )
+    assert (type(both), both.code, both.message) == (
+        errors.UnsupportedImage,
+        "invalid_image",
+        "Invalid image format",
+    )
+    only = provider.error_from_response(
+        response(400, {"code": "no_face_detected", "message": "The face is missing"})
+    )
+    assert (type(only), only.code, only.message) == (
+        errors.NoFaceDetected,
+        "no_face_detected",
+        "The face is missing",
+    )
+    assert provider.error_from_response(response(500, {"detail": "boom"})).code is None

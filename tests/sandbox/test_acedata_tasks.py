@@ -401,7 +401,8 @@ def test_prospolabs_ignores_code_and_envelope(sandbox: Sandbox, client: httpx.Cl
     sandbox.faults.add(Fault(status=403, code="used_up", envelope="bare"))
     response = client.get("/v1/jobs/x")
     assert response.status_code == 403
-    assert set(response.json()) == {"detail"}
+    assert set(response.json()) == {"detail", "code", "message"}  # its own body and codes
+    assert response.json()["code"] == "insufficient_credits"
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,17 @@
-"""The Prospolabs emulator against the vendor's documented contract (plain httpx)."""
+"""The Prospolabs emulator against the vendor's documented contract (plain httpx).
+
+Most tests here run the sandbox in its FastAPI reading (`FASTAPI`: 422 for a bad body,
+`{"detail"}` alone, no advertised rate headers), the shape the vendor's example bodies show;
+`test_the_seeds_reading_*` at the end cover the defaults, which follow seed 001's prose.
+"""
 
 from __future__ import annotations
 
 import io
 import re
+import time
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +22,17 @@ from swapkit.sandbox import FakeClock, Sandbox
 from .helpers import AUTH, b64, decode, image_bytes, swap_body
 
 TEN_MIB = 10 * 1024 * 1024
+FASTAPI = {"validation_status": 422, "error_codes": False, "rate_limit_headers": False}
+
+
+@pytest.fixture
+def swapkit_sandbox_config(fake_clock: FakeClock) -> dict[str, Any]:
+    return {
+        "clock": fake_clock,
+        "webhook_retry_delays": (0, 0, 0, 0),
+        "hang_seconds": 5.0,
+        "vendor_options": {"prospolabs": FASTAPI},
+    }
 
 
 # -- auth and routing ---------------------------------------------------------------------------
@@ -345,7 +363,7 @@ def test_async_validation_errors_are_immediate(client: httpx.Client) -> None:
 def test_unknown_job_is_404(client: httpx.Client) -> None:
     response = client.get(f"/v1/jobs/{uuid.uuid4()}")
     assert response.status_code == 404
-    assert response.json() == {"detail": "Job not found"}
+    assert response.json()["detail"] == "Job not found"
 
 
 def test_jobs_of_another_key_are_404(fake_clock: FakeClock) -> None:
@@ -378,7 +396,7 @@ def test_credits_run_out_with_the_documented_403(fake_clock: FakeClock) -> None:
         assert sandbox.credits_left("prospolabs", "prsp-sandbox") == 0
         refused = http.post("/v1/swap/fast", json=swap_body())
         assert refused.status_code == 403
-        assert refused.json() == {"detail": "Insufficient credits. Please top up your balance."}
+        assert refused.json()["detail"] == "Insufficient credits. Please top up your balance."
         sandbox.reset()
         assert http.post("/v1/swap/fast", json=swap_body()).status_code == 200
 
@@ -392,7 +410,7 @@ def test_rejected_images_cost_no_credit(fake_clock: FakeClock) -> None:
     ):
         flat = b64(image_bytes(flat=True))
         assert http.post("/v1/swap/fast", json=swap_body(source_image=flat)).status_code == 400
-        assert http.post("/v1/swap/fast", json={}).status_code == 422
+        assert http.post("/v1/swap/fast", json={}).status_code == 400
         assert http.post("/v1/swap/fast", json=swap_body()).status_code == 200
 
 
@@ -454,3 +472,73 @@ def test_tiny_images_are_fine(client: httpx.Client) -> None:
     body = swap_body(target_image=b64(one_by_two.getvalue()), output_format="webp")
     payload = client.post("/v1/swap/realistic", json=body).json()
     assert decode(client.get(payload["result_url"]).content).size == (1, 2)
+
+
+# -- the seeds' reading (the defaults) ------------------------------------------------------------
+
+
+@pytest.fixture
+def seeds_client(fake_clock: FakeClock) -> Any:
+    with Sandbox(clock=fake_clock) as sandbox:
+        http = httpx.Client(
+            transport=sandbox.transport(), base_url="http://s/prospolabs", headers=AUTH
+        )
+        with http:
+            yield http, sandbox
+
+
+def test_the_seeds_reading_of_a_bad_body_is_400(seeds_client: Any) -> None:
+    http, _ = seeds_client
+    response = http.post("/v1/swap/realistic", json={"prompt": None})
+    assert response.status_code == 400  # seed 001: "invalid request body, missing fields"
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert "Field required" in body["message"]
+    assert isinstance(body["detail"], list)
+
+
+NO_FACE = swap_body(source_image=b64(image_bytes(flat=True)))
+BAD_KEY = {"Authorization": "Bearer x"}
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "code"),
+    [
+        (lambda h: h.get("/v1/jobs/x", headers=BAD_KEY), 401, "invalid_api_key"),
+        (lambda h: h.get("/v1/jobs/nope"), 404, "job_not_found"),
+        (lambda h: h.post("/v1/swap/anime", json=swap_body()), 404, "not_found"),
+        (lambda h: h.post("/v1/swap/realistic", json=NO_FACE), 400, "no_face_detected"),
+    ],
+    ids=["401", "unknown-job", "unknown-model", "no-face"],
+)  # fmt: skip
+def test_the_seeds_reading_gives_every_error_a_code_and_a_message(
+    seeds_client: Any, call: Any, status: int, code: str
+) -> None:
+    http, _ = seeds_client
+    response = call(http)
+    assert response.status_code == status
+    body = response.json()
+    assert (body["code"], body["message"]) == (code, body["detail"])
+
+
+def test_the_seeds_reading_sends_rate_headers_on_every_answer(seeds_client: Any) -> None:
+    http, _ = seeds_client
+    first = http.post("/v1/swap/fast", json=swap_body())
+    second = http.post("/v1/swap/fast", json=swap_body())
+    assert first.headers["x-ratelimit-limit"] == "600"
+    remaining = [int(r.headers["x-ratelimit-remaining"]) for r in (first, second)]
+    assert remaining == [599, 598]
+    assert int(first.headers["x-ratelimit-reset"]) > time.time()
+
+
+def test_the_seeds_reading_of_a_long_sync_job_is_a_refunded_504(fake_clock: FakeClock) -> None:
+    with Sandbox(clock=fake_clock, job_seconds=150.0, credits=5) as sandbox:
+        http = httpx.Client(
+            transport=sandbox.transport(), base_url="http://s/prospolabs", headers=AUTH
+        )
+        with http:
+            sync = http.post("/v1/swap/realistic", json=swap_body())
+            assert sync.status_code == 504  # "If processing exceeds this, use async mode."
+            assert "async" in sync.json()["detail"]
+            assert sandbox.credits_left("prospolabs", "prsp-sandbox") == 5
+            assert http.post("/v1/swap/realistic/async", json=swap_body()).status_code == 202

@@ -125,7 +125,7 @@ def test_serve_forever_runs_until_interrupted(swapkit_sandbox: Sandbox) -> None:
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
         response = httpx.get(f"{url}/prospolabs/v1/jobs/x", headers=AUTH)
-        assert response.json() == {"detail": "Job not found"}
+        assert response.json()["detail"] == "Job not found"
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=10)
     finally:

@@ -85,7 +85,8 @@ def test_an_unknown_vendor_is_refused() -> None:
         (
             {"prospolabs": {"error_envelope": "bare"}},
             "invalid vendor_options for 'prospolabs': unknown option 'error_envelope' "
-            "(valid options: webhook_secret)",
+            "(valid options: advertised_limit, error_codes, rate_limit_headers, "
+            "sync_limit_seconds, validation_status, webhook_secret)",
         ),
         (
             {"acedata": {"error_envelope": "xml"}},

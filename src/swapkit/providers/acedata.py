@@ -518,8 +518,9 @@ def task_verdict(record: Mapping[str, Any]) -> Literal["succeeded", "failed", "r
     The rules are those of ``acedatacloud/_runtime/tasks.py`` (`task_status`), in order:
 
     1. a status word (``status``/``state``, anywhere in ``response``, else in the record; the
-       record's own top-level word counts too) outranks every other signal: a failure word fails the task; a success word succeeds it
-       when there is an artifact URL and fails it otherwise; any other word means running;
+       record's own top-level word counts too) outranks every other signal: a failure word
+       fails the task; a success word succeeds it when there is an artifact URL and fails it
+       otherwise; any other word means running;
     2. ``success: false`` with a structured error (an object with a ``code``) or next to an
        artifact URL is final (failed); with a bare-string error it is a hiccup mid-run;
     3. ``finished_at`` (in ``response`` or the record) with ``success`` decides; without it,

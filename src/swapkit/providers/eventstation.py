@@ -13,8 +13,10 @@ result arrives as base64 images from a status endpoint polled with **POST**.
   ``base_url`` is required, and ``auth_header`` / ``auth_scheme`` default to
   ``Authorization: Bearer <key>`` (the help pages point at a FastAPI Swagger UI, whose usual
   scheme that is).
-* **Options.** ``gender`` is required by the vendor: ``options={"eventstation": {"gender":
-  "female"}}`` (male, female, boy, girl, group, or the vendor's 0-4).  ``ratio`` and
+* **Options.** ``gender`` is required by the v6 page: ``options={"eventstation": {"gender":
+  "female"}}`` (male, female, boy, girl, group, or the vendor's 0-4).  Seed 003's v1 flow
+  needs only ``filter_id`` ("adjust optional parameters (or leave defaults)"), so there it is
+  optional.  ``ratio`` and
   ``quality_mode`` are options too; swapkit's ``quality="fast"`` picks ``quality_mode="v6"``
   and any other quality ``"v6.1"``.
 * **Statuses.** QUEUED / IN_QUEUE / RUNNING / IN_PROGRESS are running, COMPLETED is done,
@@ -146,10 +148,12 @@ class Eventstation(Provider):
         options = dict(request.options_for(self.name))
         fields: dict[str, Any] = {}
         gender = options.pop("gender", None)
-        if gender is None and request.target_kind == "template":
+        v6_template = request.target_kind == "template" and self.settings.api_version == "v6"
+        if gender is None and v6_template:  # the v6 page requires it; seed 003's v1 flow does not
             raise InvalidRequest(
-                "eventstation needs the subject's gender: pass options={'eventstation': "
-                "{'gender': 'female'}} (male, female, boy, girl, group, or 0-4)",
+                "eventstation's v6 template swap needs the subject's gender: pass "
+                "options={'eventstation': {'gender': 'female'}} (male, female, boy, girl, group, "
+                "or 0-4), or use the v1 flow (api_version='v1'), which needs only the template",
                 provider=self.name,
             )
         if gender is not None:

@@ -296,10 +296,20 @@ class Prospolabs(Provider):
             data = json_body(response, self.name)
         except ProviderError:
             data = None
-        detail = data.get("detail") if isinstance(data, dict) else None
-        message = error_message(detail) or describe_response(response)
+        fields = data if isinstance(data, dict) else {}
+        # seed 001: "a machine-readable code and a human-readable message"; its example has
+        # only FastAPI's `detail`.  Every form is read; the status still picks the class.
+        code = fields.get("code")
+        code = code if isinstance(code, str) and 0 < len(code) <= 100 else None
+        message = (
+            error_message(fields.get("detail"))
+            or error_message(fields.get("message"))
+            or describe_response(response)
+        )
         cls: type[ProviderError] | None = None
-        if status == 400:
+        if status in (400, 422) and code and "face" in code.lower():
+            cls = NoFaceDetected
+        elif status == 400:
             cls = _classify_400(message)
         elif status == 403:
             suspended = _SUSPENDED.search(message[:CLASSIFY_CHARS])
@@ -313,7 +323,11 @@ class Prospolabs(Provider):
         elif status == 504:
             cls = ProviderTimeout
         return self.status_error(
-            response, message=message, error_class=cls, body=data if data is not None else None
+            response,
+            message=message,
+            code=code,
+            error_class=cls,
+            body=data if data is not None else None,
         )
 
     # -- webhooks -----------------------------------------------------------------------------

@@ -66,7 +66,7 @@ from .images import (
 )
 from .jobs import Job, JobOutcome
 from .messages import SandboxRequest, SandboxResponse, json_response
-from .vendor import Vendor, VendorOptions
+from .vendor import Vendor, VendorContext, VendorOptions
 
 __all__ = [
     "MAX_IMAGE_BYTES",
@@ -108,6 +108,48 @@ class ProspolabsOptions(VendorOptions):
     webhook_secret: str = "whsec-sandbox"
     """The webhook signing secret (`X-Prospo-Signature`)."""
 
+    error_codes: bool = True
+    """Error bodies carry `"code"` and `"message"` next to `"detail"` (seed 001: "All error
+    responses include a JSON body with a machine-readable code and a human-readable message");
+    `False` gives the example's `{"detail"}` alone.  The code names are the sandbox's own [I]."""
+
+    validation_status: Literal[400, 422] = 400
+    """The status of a body that fails validation: 400 (seed 001's errors table, "invalid request
+    body, missing required fields"), or 422 as a FastAPI app answers by default."""
+
+    sync_limit_seconds: float = Field(default=120.0, gt=0)
+    """The blocking endpoint's limit (seed 001: "Timeout: 120 seconds max. If processing exceeds
+    this, use async mode."): a longer job answers 504, refunded."""
+
+    rate_limit_headers: bool = True
+    """`X-RateLimit-*` on every authenticated answer (seed 001). With no `rate_limit` configured
+    they advertise `advertised_limit` requests a minute, never enforced."""
+
+    advertised_limit: int = Field(default=600, ge=1)
+    """The limit the headers advertise when no `rate_limit` is configured."""
+
+
+#: The sandbox's code for each status [I]: seed 001 promises codes and names none.
+_CODES = {
+    400: "bad_request",
+    401: "invalid_api_key",
+    403: "insufficient_credits",
+    404: "not_found",
+    405: "method_not_allowed",
+    422: "validation_error",
+    429: "rate_limit_exceeded",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gpu_timeout",
+}
+#: Codes of the image checks' 400s [I].
+_IMAGE_CODES = {
+    "no_face": "no_face_detected",
+    "too_large": "image_too_large",
+    "fetch": "image_fetch_failed",
+}
+
 
 class SwapBody(BaseModel):
     """The documented request body of `POST /v1/swap/{model}`."""
@@ -127,8 +169,11 @@ def sign_webhook(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _detail(status: int, message: Any, *headers: tuple[str, str]) -> SandboxResponse:
-    return json_response(status, {"detail": message}, headers)
+def _message(detail: Any) -> str:
+    """A one-line message for a `detail` that may be FastAPI's list of problems."""
+    if isinstance(detail, list):
+        return "; ".join(str(item.get("msg", item)) for item in detail if isinstance(item, dict))
+    return str(detail)
 
 
 def _timestamp() -> str:
@@ -145,28 +190,42 @@ class ProspolabsVendor(Vendor):
     options_model: ClassVar[type[VendorOptions]] = ProspolabsOptions
     options: ProspolabsOptions
 
+    def __init__(self, context: VendorContext, options: VendorOptions | None = None) -> None:
+        super().__init__(context, options)
+        self._advertised: dict[str, tuple[float, int]] = {}
+
+    def _error(
+        self, status: int, detail: Any, *headers: tuple[str, str], code: str | None = None
+    ) -> SandboxResponse:
+        """The vendor's error body: `{"detail"}`, plus `code` and `message` (an option)."""
+        body: dict[str, Any] = {"detail": detail}
+        if self.options.error_codes:
+            body["code"] = code or _CODES.get(status, "error")
+            body["message"] = _message(detail)
+        return json_response(status, body, headers)
+
     # -- routing ------------------------------------------------------------------------------
 
     def handle(self, request: SandboxRequest, path: str) -> SandboxResponse:
         """Route one request (path relative to `/prospolabs`)."""
         if match := _RESULT_ROUTE.fullmatch(path):
             if request.method not in ("GET", "HEAD"):
-                return _detail(405, "Method Not Allowed")
+                return self._error(405, "Method Not Allowed")
             return self.context.results.serve(request, match.group(1))
         if match := _SWAP_ROUTE.fullmatch(path):
             model, is_async = match.group(1), match.group(2) is not None
             if model not in MODELS:
-                return _detail(404, "Not Found")
+                return self._error(404, "Not Found")
             if request.method != "POST":
-                return _detail(405, "Method Not Allowed")
+                return self._error(405, "Method Not Allowed")
             return self._authenticated(
                 request, lambda key: self._swap(request, key, model, is_async=is_async)
             )
         if match := _JOB_ROUTE.fullmatch(path):
             if request.method != "GET":
-                return _detail(405, "Method Not Allowed")
+                return self._error(405, "Method Not Allowed")
             return self._authenticated(request, lambda key: self._poll(request, key, match[1]))
-        return _detail(404, "Not Found")
+        return self._error(404, "Not Found")
 
     def error_response(self, status: int) -> SandboxResponse:
         """`{"detail": ...}` for an injected status; 429 also gets exhausted rate headers."""
@@ -181,7 +240,7 @@ class ProspolabsVendor(Vendor):
             limit = settings.rate_limit[0] if settings.rate_limit else 60
             window = settings.rate_limit[1] if settings.rate_limit else 60.0
             reset = window if settings.rate_limit_reset == "seconds" else time.time() + window
-            return _detail(
+            return self._error(
                 429,
                 message,
                 ("x-ratelimit-limit", str(limit)),
@@ -189,8 +248,8 @@ class ProspolabsVendor(Vendor):
                 ("x-ratelimit-reset", str(int(reset))),
             )
         if status == 401:
-            return _detail(401, message, ("www-authenticate", "Bearer"))
-        return _detail(status, message)
+            return self._error(401, message, ("www-authenticate", "Bearer"))
+        return self._error(status, message)
 
     def _authenticated(
         self, request: SandboxRequest, answer: Callable[[str], SandboxResponse]
@@ -198,7 +257,7 @@ class ProspolabsVendor(Vendor):
         """Check the bearer key and the rate limit, run `answer(key)`, add rate headers."""
         authorization = request.header("authorization")
         if not authorization:
-            return _detail(
+            return self._error(
                 401,
                 "Missing API key. Send it as 'Authorization: Bearer prsp-...'.",
                 ("www-authenticate", "Bearer"),
@@ -206,17 +265,39 @@ class ProspolabsVendor(Vendor):
         scheme, _, key = authorization.partition(" ")
         key = key.strip()
         if scheme.lower() != "bearer" or key not in self.api_keys:
-            return _detail(401, "Invalid API key", ("www-authenticate", "Bearer"))
+            return self._error(401, "Invalid API key", ("www-authenticate", "Bearer"))
         decision = self.context.accounts.check_rate(self.name, key)
         if decision is not None and not decision.allowed:
-            return _detail(
+            return self._error(
                 429,
                 f"Rate limit exceeded: {decision.limit} requests per window. "
                 f"Retry in {max(1, int(decision.reset_seconds + 0.999))} seconds.",
                 *decision.headers(),
             )
         response = answer(key)
-        return response.with_headers(*decision.headers()) if decision is not None else response
+        if decision is not None:
+            return response.with_headers(*decision.headers())
+        return response.with_headers(*self._advertised_headers(key))
+
+    def _advertised_headers(self, key: str) -> tuple[tuple[str, str], ...]:
+        """Rate headers when no limit is configured: a nominal per-minute window."""
+        if not self.options.rate_limit_headers:
+            return ()
+        now = self.context.clock()
+        started, count = self._advertised.get(key, (now, 0))
+        if now - started >= 60.0:
+            started, count = now, 0
+        count += 1
+        self._advertised[key] = (started, count)
+        limit = self.options.advertised_limit
+        left = started + 60.0 - now
+        settings = self.context.settings
+        reset = left if settings.rate_limit_reset == "seconds" else time.time() + left
+        return (
+            ("x-ratelimit-limit", str(limit)),
+            ("x-ratelimit-remaining", str(max(0, limit - count))),
+            ("x-ratelimit-reset", str(int(reset + 0.999))),
+        )
 
     # -- swaps --------------------------------------------------------------------------------
 
@@ -230,15 +311,23 @@ class ProspolabsVendor(Vendor):
         accounts = self.context.accounts
         credits_left = accounts.credits_left(self.name, key)
         if credits_left is not None and credits_left <= 0:
-            return _detail(403, _ERROR_MESSAGES[403])
+            return self._error(403, _ERROR_MESSAGES[403])
+        if not is_async and self.context.settings.job_seconds > self.options.sync_limit_seconds:
+            limit = self.options.sync_limit_seconds
+            return self._error(
+                504,
+                f"Processing exceeded the {limit:g}-second limit of the synchronous endpoint; "
+                "use the async endpoint. Your credits have been refunded.",
+            )
         started = time.perf_counter()
         try:
             source = self._read_image(body.source_image, "source_image", request.origin)
             target = self._read_image(body.target_image, "target_image", request.origin)
         except ImageProblem as exc:
-            return _detail(400, self._image_message(exc))
+            code = _IMAGE_CODES.get(exc.kind, "invalid_image")
+            return self._error(400, self._image_message(exc), code=code)
         if not accounts.charge(self.name, key):
-            return _detail(403, _ERROR_MESSAGES[403])
+            return self._error(403, _ERROR_MESSAGES[403])
         swapped = composite(source.image, target.image, posterize=model in _CARTOON_MODELS)
         data = encode_image(swapped, body.output_format, body.output_quality)
         processing_seconds = round(
@@ -258,7 +347,8 @@ class ProspolabsVendor(Vendor):
         try:
             return validate_body(SwapBody, request.body), None
         except RequestValidationError as exc:
-            return None, _detail(422, exc.errors)
+            status = self.options.validation_status
+            return None, self._error(status, exc.errors, code="validation_error")
 
     def _read_image(self, value: str, field_name: str, origin: str) -> SwapImage:
         kind, payload = split_image_reference(value)
@@ -369,7 +459,7 @@ class ProspolabsVendor(Vendor):
     def _poll(self, request: SandboxRequest, key: str, job_id: str) -> SandboxResponse:
         job = self.context.jobs.get(self.name, job_id, api_key=key)
         if job is None:
-            return _detail(404, "Job not found")
+            return self._error(404, "Job not found", code="job_not_found")
         return json_response(200, self._job_view(job, request.origin))
 
     # -- webhooks -----------------------------------------------------------------------------
