@@ -341,6 +341,16 @@ def test_upload_request_and_answer() -> None:
         provider.parse_upload(response(200, {"success": False}, path="/files/upload"), image)
 
 
+def test_the_sdk_s_upload_answer_is_read_too() -> None:
+    # the vendor SDK's `files.upload` answers {"file_url", "mime"} (resources/files.py)
+    image = LoadedImage(role="source", origin="bytes", data=b"\x89PNG....", media_type="image/png")
+    answer = {"file_url": "https://cdn.invalid/f.png", "mime": "image/png"}
+    path = "/api/v1/files/"
+    assert provider.parse_upload(response(200, answer, path=path), image) == answer["file_url"]
+    with pytest.raises(errors.MalformedResponse):
+        provider.parse_upload(response(200, {"mime": "image/png"}, path=path), image)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
     lambda children: (
