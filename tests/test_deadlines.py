@@ -205,14 +205,14 @@ def test_a_probe_that_ends_in_a_foreign_exception_is_released(
 
     breaker = _open_breaker(clock)
     with SwapClient(**sandbox_client, circuit_breaker=breaker) as client:
-        swap_flow = client._flow
+        job_flow = client._job_flow
 
-        def exploding(prepared: Any) -> Any:
-            flow = swap_flow(prepared)
+        def exploding(*args: Any, **kwargs: Any) -> Any:
+            flow = job_flow(*args, **kwargs)
             yield next(flow)  # the probe is taken and the first request built...
             raise _Broken  # ...then something that is not swapkit's fails
 
-        client._flow = exploding  # type: ignore[method-assign]
+        client._job_flow = exploding  # type: ignore[method-assign]
         with pytest.raises(_Broken):
             client.swap(source=FACE, target=SCENE)
     # the generator was closed: whatever ended it, the probe is free again

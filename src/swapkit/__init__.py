@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from swapkit.core.breaker import CircuitBreaker
     from swapkit.core.client import AsyncSwapClient, SwapClient
     from swapkit.core.hookspecs import hookimpl
+    from swapkit.core.handles import AsyncSwapJob, SwapJob
     from swapkit.core.http import deadline_transport
+    from swapkit.core.jobs import JobStatus
     from swapkit.core.models import Attempt, SwapRequest, SwapResult, Template, WebhookEvent
     from swapkit.core.policy import FailoverPolicy, Rule
     from swapkit.core.provider import Capabilities, Provider
@@ -31,15 +33,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncSwapClient",
+    "AsyncSwapJob",
     "Attempt",
     "Capabilities",
     "CircuitBreaker",
     "FailoverPolicy",
+    "JobStatus",
     "Provider",
     "ProviderSettings",
     "Rule",
     "Strategy",
     "SwapClient",
+    "SwapJob",
     "SwapRequest",
     "SwapResult",
     "Template",
@@ -54,14 +59,17 @@ __version__ = "0.1.0"
 
 _HOMES = {
     "AsyncSwapClient": "swapkit.core.client",
+    "AsyncSwapJob": "swapkit.core.handles",
     "Attempt": "swapkit.core.models",
     "Capabilities": "swapkit.core.provider",
     "CircuitBreaker": "swapkit.core.breaker",
     "FailoverPolicy": "swapkit.core.policy",
+    "JobStatus": "swapkit.core.jobs",
     "Provider": "swapkit.core.provider",
     "ProviderSettings": "swapkit.core.settings",
     "Rule": "swapkit.core.policy",
     "SwapClient": "swapkit.core.client",
+    "SwapJob": "swapkit.core.handles",
     "SwapRequest": "swapkit.core.models",
     "SwapResult": "swapkit.core.models",
     "Strategy": "swapkit.core.strategies",

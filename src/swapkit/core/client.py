@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import uuid
+import os
+import sqlite3
+import time
 from collections.abc import Generator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio
 import anyio.to_thread
@@ -27,16 +29,16 @@ from swapkit.core.breaker import CircuitBreaker
 from swapkit.core.clock import Clock, SystemClock
 from swapkit.core.errors import ConfigurationError, InvalidRequest, LocalFailure, SwapError
 from swapkit.core.flow import (
-    Accepted,
     Backoff,
-    Flow,
+    Milestone,
     Send,
     Sleep,
     Step,
-    Uploads,
+    Submitting,
     templates_flow,
     transport_error,
 )
+from swapkit.core.handles import AsyncSwapJob, SwapJob
 from swapkit.core.http import (
     Exchange,
     deadline_transport,
@@ -44,12 +46,15 @@ from swapkit.core.http import (
     redact_httpx_logs,
 )
 from swapkit.core.images import is_file_reference
+from swapkit.core.jobflow import JobContext, job_flow
+from swapkit.core.jobs import CacheMode, JobStatus, JobToken
+from swapkit.core.ledger import JobRecord, JobStore, MemoryJobStore, SqliteLedger, owner_id
 from swapkit.core.models import SwapRequest, SwapResult, Template, WebhookEvent
 from swapkit.core.plugins import Events, installed_providers, installed_uploader
 from swapkit.core.policy import FailoverPolicy, OnUnknownOutcome
 from swapkit.core.provider import PreparedSwap, Provider
 from swapkit.core.retry import Budget, announce, waits
-from swapkit.core.routing import Router, prepare, swap_flow
+from swapkit.core.routing import Router, prepare
 from swapkit.core.strategies import Strategy, strategy_from
 from swapkit.core.uploads import Uploader
 
@@ -87,6 +92,8 @@ class _BaseClient:
         plugin_manager: pluggy.PluginManager | None = None,
         clock: Clock | None = None,
         uploader: Uploader | None = None,
+        ledger: str | os.PathLike[str] | JobStore | None = None,
+        cache: bool = False,
     ) -> None:
         _check_number("deadline", deadline, minimum=0.0, exclusive=True)
         _check_number("max_attempts", max_attempts, minimum=1, integer=True)
@@ -100,10 +107,18 @@ class _BaseClient:
         self._clock: Clock = clock or SystemClock()
         self._providers = _configure(providers, plugin_manager)
         self.uploader = uploader or installed_uploader(plugin_manager)
+        self._store = _store(ledger)
+        if cache and self._store.folder is None:
+            raise ConfigurationError(
+                "the result cache keeps results in the ledger's folder: pass ledger=... (or set "
+                "SWAPKIT_LEDGER) with cache=True"
+            )
+        self.cache = cache
         events = Events(plugin_manager, observers)
         breaker: CircuitBreaker | None
         if circuit_breaker is True:
-            breaker = CircuitBreaker(clock=self._clock.monotonic)
+            shared = self._store.breakers if isinstance(self._store, SqliteLedger) else None
+            breaker = CircuitBreaker(clock=self._clock.monotonic, store=shared)
         elif circuit_breaker is False:
             breaker = None
         else:
@@ -170,20 +185,102 @@ class _BaseClient:
             swap_request = swap_request.model_copy(update={"max_cost_usd": self.max_cost_usd})
         return swap_request
 
-    def _flow(self, prepared: PreparedSwap) -> Flow:
-        request = prepared.request
-        clock = self._clock.monotonic
-        budget = Budget(
-            attempts_left=request.max_attempts or self.max_attempts,
-            deadline_at=clock() + (request.deadline or self.deadline),
-            clock=clock,
-        )
-        swap_id = f"swp_{uuid.uuid4().hex}"
-        uploads = Uploads(self.uploader)
-        return swap_flow(self._providers, prepared, budget, self._router, uploads, swap_id)
+    @property
+    def ledger(self) -> JobStore:
+        """Where this client records its jobs (in memory unless `ledger=` was given)."""
+        return self._store
 
-    def _accepted(self, step: Accepted) -> None:
-        """A vendor accepted a paid job: tell the observers (the ledger's place, later)."""
+    def job(self, job: str) -> Any:
+        """A handle on a job, from its id (recorded in this client's ledger) or its token."""
+        token = JobToken.decode(job) if job.startswith("swk1.") else None
+        job_id = token.id if token is not None else job
+        if token is None and self._store.get(job_id) is None:
+            raise InvalidRequest(
+                f"no job {job_id!r} in this client's ledger; pass its token (job.to_token()), "
+                "or build the client with the ledger it was submitted with"
+            )
+        return self._handle(job_id, token=token)
+
+    def jobs(self, state: str | None = None, limit: int = 50) -> list[JobStatus]:
+        """The most recently updated jobs in this client's ledger, optionally in one state."""
+        shown = {"running": ("submitting", "running")}.get(state or "", (state,))
+        found = [r for s in shown for r in self._store.list(s, limit)] if state else None
+        records = found if found is not None else self._store.list(None, limit)
+        records.sort(key=lambda record: record.updated_at, reverse=True)
+        return [JobStatus.of(record) for record in records[:limit]]
+
+    def _handle(self, job_id: str, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def _job_context(self) -> JobContext:
+        return JobContext(
+            providers=self._providers,
+            router=self._router,
+            store=self._store,
+            clock=self._clock,
+            uploader=self.uploader,
+            deadline=self.deadline,
+            max_attempts=self.max_attempts,
+            cache=self.cache,
+        )
+
+    def _job_flow(
+        self,
+        prepared: PreparedSwap,
+        idempotency_key: str | None,
+        cache: CacheMode | None,
+        detach: bool,
+    ) -> Generator[Step, Any, SwapResult | JobRecord]:
+        if cache is not None and cache not in ("reuse", "refresh"):
+            raise InvalidRequest(f"cache must be 'reuse' or 'refresh', not {cache!r}")
+        if cache is not None and self._store.folder is None:
+            raise ConfigurationError(
+                "the result cache keeps results in the ledger's folder: build the client with "
+                "ledger=... to use cache="
+            )
+        if idempotency_key is not None and (
+            not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 255
+        ):
+            raise InvalidRequest("idempotency_key must be a string of 1 to 255 characters")
+        return job_flow(
+            self._job_context(),
+            prepared,
+            idempotency_key=idempotency_key,
+            cache=cache,
+            detach=detach,
+        )
+
+    def _milestone(self, step: Milestone) -> None:
+        """Record a swap's milestone durably, then tell the observers."""
+        record = self._store.get(step.swap_id)
+        now = time.time()
+        if isinstance(step, Submitting):
+            if record is not None:
+                self._store.save(
+                    dataclasses.replace(
+                        record,
+                        state="submitting",
+                        provider=step.provider,
+                        model=step.model,
+                        vendor_job_id=None,
+                        result=None,
+                        owner=owner_id(),
+                        updated_at=now,
+                    )
+                )
+            return
+        if record is not None:
+            self._store.save(
+                dataclasses.replace(
+                    record,
+                    state="running",
+                    provider=step.provider,
+                    vendor_job_id=step.job_id,
+                    model=step.model,
+                    result={"url": step.result_url} if step.result_url else None,
+                    updated_at=now,
+                )
+            )
         if self._router.events is not None:
             self._router.events.job_accepted(step.provider, step.job_id, step.model, step.swap_id)
 
@@ -219,6 +316,8 @@ class SwapClient(_BaseClient):
         plugin_manager: pluggy.PluginManager | None = None,
         clock: Clock | None = None,
         uploader: Uploader | None = None,
+        ledger: str | os.PathLike[str] | JobStore | None = None,
+        cache: bool = False,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -235,19 +334,62 @@ class SwapClient(_BaseClient):
             plugin_manager=plugin_manager,
             clock=clock,
             uploader=uploader,
+            ledger=ledger,
+            cache=cache,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
             follow_redirects=True, transport=deadline_transport()
         )
 
-    def swap(self, request: SwapRequest | None = None, /, **fields: Any) -> SwapResult:
+    def swap(
+        self,
+        request: SwapRequest | None = None,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        cache: CacheMode | None = None,
+        **fields: Any,
+    ) -> SwapResult:
         """Swap the face from `source` into `target`, blocking until the result is ready.
 
         Pass a `SwapRequest`, or its fields as keyword arguments (or both: the keywords
-        override the request's fields).
+        override the request's fields).  With `idempotency_key`, a second call with the same
+        key (here, in another process sharing the ledger, or after a crash) returns the same
+        swap's result and never pays again.  `cache="reuse"` returns a stored result of the same
+        swap when there is one, `"refresh"` makes a new one (both need a ledger).
         """
-        return self._drive(self._flow(prepare(self._request(request, fields))))
+        prepared = prepare(self._request(request, fields))
+        flow = self._job_flow(prepared, idempotency_key, cache, detach=False)
+        return cast(SwapResult, self._drive(flow))
+
+    def submit(
+        self,
+        request: SwapRequest | None = None,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> SwapJob:
+        """Send the swap and return as soon as a vendor accepted it, with a `SwapJob`.
+
+        Eligibility, retries and failover are those of `swap()`; the handle's `wait()`
+        finishes the job (here, or in another process with `job(id)` or `job(token)`).  A
+        vendor that answers with the finished result gives a handle that already holds it.
+        """
+        prepared = prepare(self._request(request, fields))
+        outcome = self._drive(self._job_flow(prepared, idempotency_key, None, detach=True))
+        if isinstance(outcome, SwapResult):
+            return SwapJob(self, outcome.swap_id or "", result=outcome)
+        return SwapJob(self, outcome.id)
+
+    def job(self, job: str) -> SwapJob:
+        """A handle on a job, from its id (recorded in this client's ledger) or its token."""
+        handle: SwapJob = super().job(job)
+        return handle
+
+    def _handle(self, job_id: str, **kwargs: Any) -> SwapJob:
+        return SwapJob(self, job_id, **kwargs)
 
     def list_templates(self, provider: str) -> list[Template]:
         """The templates (scenes) a template provider offers, for ``target=Template(id)``."""
@@ -274,7 +416,7 @@ class SwapClient(_BaseClient):
                     elif isinstance(step, Sleep):
                         self._clock.sleep(step.seconds)
                     else:
-                        self._accepted(step)
+                        self._milestone(step)
                 except SwapError as exc:
                     error = exc
         finally:
@@ -337,6 +479,8 @@ class AsyncSwapClient(_BaseClient):
         plugin_manager: pluggy.PluginManager | None = None,
         clock: Clock | None = None,
         uploader: Uploader | None = None,
+        ledger: str | os.PathLike[str] | JobStore | None = None,
+        cache: bool = False,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -353,19 +497,55 @@ class AsyncSwapClient(_BaseClient):
             plugin_manager=plugin_manager,
             clock=clock,
             uploader=uploader,
+            ledger=ledger,
+            cache=cache,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(follow_redirects=True)
 
-    async def swap(self, request: SwapRequest | None = None, /, **fields: Any) -> SwapResult:
+    async def swap(
+        self,
+        request: SwapRequest | None = None,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        cache: CacheMode | None = None,
+        **fields: Any,
+    ) -> SwapResult:
         """Swap the face from `source` into `target`; see `SwapClient.swap`."""
-        swap_request = self._request(request, fields)
+        prepared = await self._prepare(self._request(request, fields))
+        flow = self._job_flow(prepared, idempotency_key, cache, detach=False)
+        return cast(SwapResult, await self._drive(flow))
+
+    async def submit(
+        self,
+        request: SwapRequest | None = None,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> AsyncSwapJob:
+        """Send the swap and return once a vendor accepted it; see `SwapClient.submit`."""
+        prepared = await self._prepare(self._request(request, fields))
+        flow = self._job_flow(prepared, idempotency_key, None, detach=True)
+        outcome = await self._drive(flow)
+        if isinstance(outcome, SwapResult):
+            return AsyncSwapJob(self, outcome.swap_id or "", result=outcome)
+        return AsyncSwapJob(self, outcome.id)
+
+    def job(self, job: str) -> AsyncSwapJob:
+        """A handle on a job; see `SwapClient.job`."""
+        handle: AsyncSwapJob = super().job(job)
+        return handle
+
+    def _handle(self, job_id: str, **kwargs: Any) -> AsyncSwapJob:
+        return AsyncSwapJob(self, job_id, **kwargs)
+
+    async def _prepare(self, swap_request: SwapRequest) -> PreparedSwap:
         if any(map(is_file_reference, (swap_request.source, swap_request.target))):
             # keep the read of a (possibly large) file off the event loop
-            prepared = await anyio.to_thread.run_sync(prepare, swap_request)
-        else:
-            prepared = prepare(swap_request)
-        return await self._drive(self._flow(prepared))
+            return await anyio.to_thread.run_sync(prepare, swap_request)
+        return prepare(swap_request)
 
     async def list_templates(self, provider: str) -> list[Template]:
         """The templates a template provider offers; see `SwapClient.list_templates`."""
@@ -392,7 +572,7 @@ class AsyncSwapClient(_BaseClient):
                     elif isinstance(step, Sleep):
                         await self._clock.asleep(step.seconds)
                     else:
-                        self._accepted(step)
+                        self._milestone(step)
                 except SwapError as exc:
                     error = exc
         finally:
@@ -438,6 +618,23 @@ class AsyncSwapClient(_BaseClient):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _store(ledger: str | os.PathLike[str] | JobStore | None) -> JobStore:
+    """The client's job store: the given one, a ledger file, ``SWAPKIT_LEDGER``, or memory."""
+    if ledger is None:
+        ledger = os.environ.get("SWAPKIT_LEDGER") or None
+    if ledger is None:
+        return MemoryJobStore()
+    if isinstance(ledger, (str, os.PathLike)):
+        try:
+            return SqliteLedger(ledger)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigurationError(
+                f"cannot open the ledger {str(ledger)!r} ({exc}); pass ledger= a writable file "
+                "path, or set SWAPKIT_LEDGER"
+            ) from None
+    return ledger
 
 
 def _check_number(

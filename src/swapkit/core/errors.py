@@ -25,7 +25,9 @@ Every exception swapkit raises on purpose derives from `SwapError`::
     ├── ConfigurationError            a setting is missing or wrong; names the variable that sets it
     ├── InvalidSignature              a webhook or callback failed verification
     ├── NoEligibleProvider            no configured provider can take the request; says why for each
-    └── AllProvidersFailed            every eligible provider failed; carries every attempt
+    ├── AllProvidersFailed            every eligible provider failed; carries every attempt
+    ├── JobStillRunning               a bounded wait for a job ended; the job goes on
+    └── IdempotencyConflict           an idempotency key was already used for another request
 
 Design notes:
 
@@ -62,12 +64,14 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "ContentRefused",
+    "IdempotencyConflict",
     "ImageTooLarge",
     "InsufficientCredits",
     "InvalidRequest",
     "InvalidSignature",
     "JobFailed",
     "JobNotFound",
+    "JobStillRunning",
     "LocalFailure",
     "MalformedResponse",
     "NoEligibleProvider",
@@ -284,6 +288,29 @@ class AllProvidersFailed(SwapError):
             for attempt in self.attempts
         )
         super().__init__(f"every provider failed:\n{lines}")
+
+
+class JobStillRunning(SwapError):
+    """`SwapJob.wait(timeout=...)` ran out of time before the job finished.
+
+    The job was not cancelled (the vendor bills it anyway): wait again, or pick it up later with
+    `client.job(job_id)`.  `job_id` is swapkit's id, `status` the job's `JobStatus`.
+    """
+
+    def __init__(self, message: str, *, job_id: str, status: Any = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.swap_id = job_id
+        self.status = status
+
+
+class IdempotencyConflict(SwapError):
+    """An idempotency key was used again for a request that is not the same swap (other
+    images, template or output fields); `job_id` is the job that holds the key."""
+
+    def __init__(self, message: str, *, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
 
 
 _STATUS_TABLE: dict[int, type[ProviderError]] = {

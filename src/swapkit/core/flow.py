@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 from collections.abc import Callable, Generator
 from typing import Any, cast
 
@@ -49,7 +50,7 @@ from swapkit.core.errors import (
     ResultInvalid,
 )
 from swapkit.core.http import Exchange
-from swapkit.core.images import ImageInfo, convert_image, inspect_image
+from swapkit.core.images import ImageInfo, convert_image, inspect_image, sniff_media_type
 from swapkit.core.models import SwapResult, Template
 from swapkit.core.policy import FailoverPolicy, Phase
 from swapkit.core.provider import (
@@ -67,14 +68,19 @@ from swapkit.core.uploads import Uploader
 __all__ = [
     "Accepted",
     "Backoff",
+    "Finish",
     "Flow",
+    "Handoff",
+    "Milestone",
     "Run",
     "Send",
     "Sleep",
     "Step",
+    "Submitting",
     "Uploads",
     "exchange",
     "provider_flow",
+    "resume_flow",
     "templates_flow",
     "transport_error",
 ]
@@ -149,19 +155,64 @@ class Backoff(Sleep):
 
 
 @dataclasses.dataclass(frozen=True)
+class Submitting:
+    """The paid request is about to be sent: from here, until the vendor answers, a crash
+    leaves the swap's outcome unknown (a ledger records this before the request goes out)."""
+
+    swap_id: str
+    provider: str
+    model: str | None
+
+
+@dataclasses.dataclass(frozen=True)
 class Accepted:
     """The vendor accepted a paid job: from here it is polled, never submitted again.
 
-    `job_id` is None for a vendor that finished the job in its answer and named no id.
+    `job_id` is None for a vendor that finished the job in its answer and named no id;
+    `running` says whether the job still has to be polled.
     """
 
     swap_id: str
     provider: str
     job_id: str | None
     model: str | None
+    running: bool = False
+    #: The result's URL when the vendor answered with the finished job (not yet downloaded).
+    result_url: str | None = None
 
 
-Step = Send | Sleep | Accepted
+Milestone = Submitting | Accepted
+Step = Send | Sleep | Submitting | Accepted
+
+
+@dataclasses.dataclass(frozen=True)
+class Finish:
+    """What turning a finished job into the swap's result needs, besides the job itself: the
+    requested format, and the digest of the target (a result equal to it is refused).  It is
+    small enough to travel in a job token, so another process can finish the job."""
+
+    output_format: str | None = None
+    output_quality: int | None = None
+    target_digest: str | None = None
+
+    @classmethod
+    def of(cls, prepared: PreparedSwap) -> Finish:
+        target = prepared.target
+        digest = None
+        if target is not None and target.data is not None:
+            digest = hashlib.sha256(target.data).hexdigest()
+        request = prepared.request
+        return cls(request.output_format, request.output_quality, digest)
+
+
+@dataclasses.dataclass(frozen=True)
+class Handoff:
+    """A job the vendor accepted and is still running, left to be finished later (by
+    `resume_flow`, perhaps in another process): what `submit()` returns instead of waiting."""
+
+    provider: str
+    job: Pending
+    finish: Finish
 
 
 def exchange(step: Send) -> Generator[Step, Any, Any]:
@@ -322,7 +373,9 @@ class Run:
             self.job_id = outcome.job_id
             self.model = outcome.model or self.model
             self.charged = self.provider.capabilities.charged_while_running
-        return Accepted(self.swap_id, self.provider.name, self.job_id, self.model)
+        running = isinstance(outcome, Pending)
+        url = outcome.result.url if isinstance(outcome, Done) else None
+        return Accepted(self.swap_id, self.provider.name, self.job_id, self.model, running, url)
 
     def settle(self, error: ProviderError) -> None:
         """Update `charged` for a vendor's verdict on an accepted job."""
@@ -380,12 +433,34 @@ def _as_urls(
     return dataclasses.replace(prepared, source=source, target=target)
 
 
-def provider_flow(run: Run, prepared: PreparedSwap, uploads: Uploads | None = None) -> Flow:
-    """Run one swap at one provider, from upload and submit to a measured image."""
+def provider_flow(
+    run: Run, prepared: PreparedSwap, uploads: Uploads | None = None, *, detach: bool = False
+) -> Generator[Step, Any, SwapResult | Handoff]:
+    """Run one swap at one provider, from upload and submit to a measured image.
+
+    With `detach`, a job the vendor accepted and is still running is handed off (`Handoff`)
+    instead of waited for.
+    """
     prepared = yield from _as_urls(run, prepared, uploads or Uploads())
     outcome = yield from _submit(run, prepared)
+    finish = Finish.of(prepared)
+    if detach and isinstance(outcome, Pending):
+        return Handoff(run.provider.name, outcome, finish)
     done = yield from _wait(run, outcome)
-    return (yield from _finish(run, prepared, done.result))
+    return (yield from _finish(run, finish, done.result))
+
+
+def resume_flow(run: Run, job: Pending, finish: Finish, result_url: str | None = None) -> Flow:
+    """Finish a job the vendor accepted earlier (perhaps in another process): poll it until
+    it is done (or take `result_url`, when the vendor already gave it), then fetch, check and
+    measure its image.  It is never submitted again."""
+    run.job_id, run.charged = job.job_id, run.provider.capabilities.charged_while_running
+    if result_url is not None:
+        run.charged = True
+        done = Done(VendorResult(job_id=job.job_id, model=job.model, url=result_url))
+    else:
+        done = yield from _wait(run, job)
+    return (yield from _finish(run, finish, done.result))
 
 
 def _submit(run: Run, prepared: PreparedSwap) -> Generator[Step, Any, Outcome]:
@@ -393,8 +468,10 @@ def _submit(run: Run, prepared: PreparedSwap) -> Generator[Step, Any, Outcome]:
     provider = run.provider
     remaining = run.budget.remaining_seconds()
     plan = Plan(provider.choose_mode(prepared.request, remaining), remaining)
+    request = provider.build_submit(prepared, plan)
+    yield Submitting(run.swap_id, provider.name, run.model)
     try:
-        response = yield from exchange(run.send(provider.build_submit(prepared, plan), "submit"))
+        response = yield from exchange(run.send(request, "submit"))
     except OutcomeUnknown:
         run.charged = None
         raise
@@ -449,7 +526,7 @@ def _wait(run: Run, outcome: Outcome) -> Generator[Step, Any, Done]:
     return outcome
 
 
-def _finish(run: Run, prepared: PreparedSwap, result: VendorResult) -> Flow:
+def _finish(run: Run, finish: Finish, result: VendorResult) -> Flow:
     """Fetch (if needed), check, measure and convert the finished job's image."""
     provider = run.provider
     run.phase = "download"
@@ -472,18 +549,19 @@ def _finish(run: Run, prepared: PreparedSwap, result: VendorResult) -> Flow:
         )
     else:
         info = inspect_image(image, provider=provider.name)
-    target = prepared.target
-    if target is not None and target.data is not None and image == target.data:
+    if finish.target_digest is not None and (
+        hashlib.sha256(image).hexdigest() == finish.target_digest
+    ):
         raise ResultInvalid(
             "the vendor returned the target image unchanged",
             provider=provider.name,
             request_id=result.job_id,
         )
-    wanted = prepared.request.output_format
+    wanted = finish.output_format
     media_type = info.media_type
     if wanted is not None and media_type != f"image/{wanted}":
-        image = convert_image(image, wanted, prepared.request.output_quality)
-        media_type = f"image/{wanted}"
+        image = convert_image(image, wanted, finish.output_quality)
+        media_type = sniff_media_type(image) or media_type  # kept as it came if it cannot be
     return SwapResult(
         provider=provider.name,
         image=image,

@@ -170,6 +170,8 @@ class SwapResult:
     spent_usd: float | None = None
     #: swapkit's id for this swap (``swp_…``), the same in observer hooks and errors.
     swap_id: str | None = None
+    #: True when the result came from the result cache, with no vendor call.
+    cached: bool = False
 
     @property
     def extension(self) -> str:

@@ -34,7 +34,7 @@ from swapkit.core.errors import (
     ProviderUnavailable,
     SwapError,
 )
-from swapkit.core.flow import Flow, Run, Sleep, Step, Uploads, provider_flow
+from swapkit.core.flow import Handoff, Run, Sleep, Step, Uploads, provider_flow
 from swapkit.core.images import LoadedImage, load_image
 from swapkit.core.models import Attempt, SwapRequest, SwapResult, Template
 from swapkit.core.plugins import Events
@@ -43,7 +43,7 @@ from swapkit.core.provider import PreparedSwap, Provider
 from swapkit.core.retry import Budget
 from swapkit.core.strategies import OrderedStrategy, Strategy
 
-__all__ = ["Router", "ineligibility", "prepare", "spent", "swap_flow"]
+__all__ = ["Router", "Submitted", "ineligibility", "prepare", "spent", "swap_flow"]
 
 
 def prepare(request: SwapRequest) -> PreparedSwap:
@@ -150,6 +150,17 @@ class Router:
     breaker: CircuitBreaker | None = None
     events: Events | None = None
     policy: FailoverPolicy = dataclasses.field(default_factory=FailoverPolicy)
+
+
+@dataclasses.dataclass(frozen=True)
+class Submitted:
+    """A swap whose vendor accepted the job and is still running it (`Handoff`): what a
+    detached swap (`submit()`) ends with instead of a result."""
+
+    swap_id: str
+    handoff: Handoff
+    attempts: tuple[Attempt, ...]
+    spent_usd: float | None
 
 
 def spent(attempts: Sequence[Attempt]) -> float | None:
@@ -263,12 +274,15 @@ def swap_flow(
     router: Router | None = None,
     uploads: Uploads | None = None,
     swap_id: str = "",
-) -> Flow:
+    *,
+    detach: bool = False,
+) -> Generator[Step, Any, SwapResult | Submitted]:
     """Try the eligible providers in the strategy's order until one returns a result.
 
     Providers whose breaker is open are passed over; when every provider that could take the
     swap is waiting on its breaker and the deadline allows, the flow sleeps until the first
-    may be asked again.
+    may be asked again.  With `detach`, a job the vendor accepted and is still running ends
+    the flow as `Submitted` (failover happens only before that).
     """
     router = router or Router()
     uploads = uploads or Uploads()
@@ -295,8 +309,10 @@ def swap_flow(
                 continue
             last = index == len(queue) - 1
             retries = None if last else router.policy.provider_retries
-            outcome = yield from _attempt(swap, provider, chosen, admission, retries, uploads)
-            if isinstance(outcome, SwapResult):
+            outcome = yield from _attempt(
+                swap, provider, chosen, admission, retries, uploads, detach
+            )
+            if isinstance(outcome, (SwapResult, Submitted)):
                 return outcome
             if not _fails_over(swap):
                 raise swap.ended(outcome)
@@ -334,8 +350,10 @@ def _attempt(
     admission: Admission,
     retries: int | None,
     uploads: Uploads,
-) -> Generator[Step, Any, SwapResult | ProviderError]:
-    """One attempt at `provider`: its result, or the error it ended with (recorded either way).
+    detach: bool = False,
+) -> Generator[Step, Any, SwapResult | Submitted | ProviderError]:
+    """One attempt at `provider`: its result, the job it handed off (with `detach`), or the
+    error it ended with (recorded either way).
 
     Its breaker hears the verdict; a probe that ends without one (an input error, an exception
     that is not swapkit's, a cancelled task) is released, whatever ends it.
@@ -361,7 +379,7 @@ def _attempt(
     started = swap.budget.clock()
     judged = False
     try:
-        result = yield from provider_flow(run, swap.prepared, uploads)
+        result = yield from provider_flow(run, swap.prepared, uploads, detach=detach)
     except ProviderError as exc:
         swap.record(run, reason, started, exc)
         if breaker is not None and router.policy.counts(exc):
@@ -373,6 +391,11 @@ def _attempt(
         if admission.probe and not judged and breaker is not None:
             breaker.release(provider.name)
     attempt = swap.record(run, reason, started, None)
+    if isinstance(result, Handoff):  # accepted and running: no verdict on the vendor yet
+        if admission.probe and breaker is not None:
+            breaker.release(provider.name)
+        attempts = tuple(swap.attempts)
+        return Submitted(swap.swap_id, result, attempts, spent(attempts))
     if breaker is not None:
         breaker.record_success(provider.name)
     return swap.succeeded(result, attempt)

@@ -1,0 +1,487 @@
+"""The ledger: a durable record of every swap and job, and the store behind job handles.
+
+A swap is a paid, long-running job, and a process can die at any point of it.  The ledger keeps
+what is needed never to pay twice and never to lose a paid job: the job's state, its
+idempotency key, the provider and vendor job id once the vendor accepted it, every attempt
+(charged or not, what it cost, how it ended), the result's metadata, and the absolute deadline.
+It keeps **facts, not faces**: digests of the input images (keyed with a per-install secret,
+so that a digest cannot confirm that a given photo was swapped), never the images, and never
+an API key or a webhook secret.
+
+Two stores share one small interface, `JobStore`:
+
+* `MemoryJobStore`: the default, in this process only (idempotency keys still hold within it);
+* `SqliteLedger`: one SQLite file in WAL mode with a busy timeout, so several processes on a
+  host share it; every write is one short transaction; migrations are ordered functions applied
+  in transactions (the schema version is SQLite's ``user_version``).  It is also a
+  `BreakerStore`, so the circuit breakers of every process on the host agree.
+
+The verbs are atomic where two processes may race: `JobStore.claim` inserts a job unless its
+idempotency key is taken (and then returns the job that holds it), `JobStore.take_over` moves a
+job to a new owner only if the old one is the one the caller saw.  Times are wall-clock epoch
+seconds.  Job states:
+
+``queued`` (recorded, nothing sent) → ``submitting`` (the paid request is about to be sent) →
+``running`` (the vendor accepted; its job id is known) → ``succeeded`` or ``failed``; and
+``unknown`` (a submit that may have been accepted, whose answer was lost).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from swapkit.core.breaker import BreakerState
+
+__all__ = [
+    "CacheEntry",
+    "JobRecord",
+    "JobState",
+    "JobStore",
+    "LedgerBreakers",
+    "MemoryJobStore",
+    "SqliteLedger",
+    "owner_alive",
+    "owner_id",
+]
+
+JobState = Literal["queued", "submitting", "running", "succeeded", "failed", "unknown"]
+#: States a job does not leave.
+FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "unknown"})
+
+
+def owner_id() -> str:
+    """This process, as ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Whether the process `owner` names may still be running (unknowable on another host:
+    then it is taken to be, until the job's deadline)."""
+    if not owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    if int(pid) == os.getpid():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, and belongs to someone else
+        return True
+    return True
+
+
+@dataclasses.dataclass
+class JobRecord:
+    """One swap or job, as the ledger keeps it (JSON-friendly values only)."""
+
+    id: str
+    state: JobState
+    request_key: str
+    created_at: float
+    updated_at: float
+    deadline_at: float
+    idempotency_key: str | None = None
+    owner: str | None = None
+    provider: str | None = None
+    vendor_job_id: str | None = None
+    model: str | None = None
+    #: The neutral request: input digests and the fields that shape the output (no images).
+    request: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: Every attempt: provider, model, vendor job id, charged, cost, timings, error.
+    attempts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    spent_usd: float | None = 0.0
+    #: The result's metadata (media type, size, vendor URL and its expiry, timings, cost).
+    result: dict[str, Any] | None = None
+    #: The error the job ended with: class name, message, provider, code, status.
+    error: dict[str, Any] | None = None
+
+    @property
+    def final(self) -> bool:
+        """Whether the job has ended (succeeded, failed or unknown)."""
+        return self.state in FINAL_STATES
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheEntry:
+    """A stored result for the request key it was made for."""
+
+    request_key: str
+    path: str
+    media_type: str
+    created_at: float
+    metadata: dict[str, Any]
+
+
+class JobStore(Protocol):
+    """Where job records live (see the module docstring for the verbs' guarantees)."""
+
+    def secret(self) -> bytes:
+        """The per-install secret that keys request digests."""
+        ...
+
+    def claim(self, record: JobRecord) -> JobRecord:
+        """Store `record`, or return the job that already holds its idempotency key."""
+        ...
+
+    def save(self, record: JobRecord) -> None:
+        """Write `record` (by id)."""
+        ...
+
+    def get(self, job_id: str) -> JobRecord | None:
+        """The job with `job_id`, if any."""
+        ...
+
+    def take_over(self, job_id: str, seen_owner: str | None, owner: str) -> bool:
+        """Make `owner` the job's owner if its owner is still `seen_owner`; whether it did."""
+        ...
+
+    def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:
+        """The most recently updated jobs, optionally in one state."""
+        ...
+
+    def purge(self, older_than: float) -> int:
+        """Forget finished jobs last updated before `older_than` (epoch); how many."""
+        ...
+
+    def cache_get(self, request_key: str) -> CacheEntry | None:
+        """The cached result for `request_key`, if any."""
+        ...
+
+    def cache_put(self, entry: CacheEntry) -> None:
+        """Remember a cached result."""
+        ...
+
+    @property
+    def folder(self) -> Path | None:
+        """Where cached result files go (None: nowhere durable)."""
+        ...
+
+
+_COLUMNS = (
+    "id",
+    "state",
+    "request_key",
+    "created_at",
+    "updated_at",
+    "deadline_at",
+    "idempotency_key",
+    "owner",
+    "provider",
+    "vendor_job_id",
+    "model",
+    "request",
+    "attempts",
+    "spent_usd",
+    "result",
+    "error",
+)
+_JSON = {"request", "attempts", "result", "error"}
+
+
+def _row(record: JobRecord) -> tuple[Any, ...]:
+    values = dataclasses.asdict(record)
+    return tuple(json.dumps(values[name]) if name in _JSON else values[name] for name in _COLUMNS)
+
+
+def _record(row: Sequence[Any]) -> JobRecord:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    for name in _JSON:
+        values[name] = json.loads(values[name]) if values[name] is not None else None
+    values["attempts"] = values["attempts"] or []
+    values["request"] = values["request"] or {}
+    return JobRecord(**values)
+
+
+class MemoryJobStore:
+    """Job records in this process (the default without a ledger)."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, JobRecord] = {}
+        self._cache: dict[str, CacheEntry] = {}
+        self._secret = secrets.token_bytes(32)
+        self._lock = threading.Lock()
+
+    @property
+    def folder(self) -> Path | None:
+        return None
+
+    def secret(self) -> bytes:
+        return self._secret
+
+    def claim(self, record: JobRecord) -> JobRecord:
+        with self._lock:
+            if record.idempotency_key is not None:
+                for existing in self._jobs.values():
+                    if existing.idempotency_key == record.idempotency_key:
+                        return dataclasses.replace(existing)
+            self._jobs[record.id] = dataclasses.replace(record)
+            return dataclasses.replace(record)
+
+    def save(self, record: JobRecord) -> None:
+        with self._lock:
+            self._jobs[record.id] = dataclasses.replace(record)
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            found = self._jobs.get(job_id)
+            return dataclasses.replace(found) if found else None
+
+    def take_over(self, job_id: str, seen_owner: str | None, owner: str) -> bool:
+        with self._lock:
+            found = self._jobs.get(job_id)
+            if found is None or found.owner != seen_owner:
+                return False
+            found.owner = owner
+            return True
+
+    def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:
+        with self._lock:
+            jobs = [j for j in self._jobs.values() if state is None or j.state == state]
+        jobs.sort(key=lambda job: job.updated_at, reverse=True)
+        return [dataclasses.replace(job) for job in jobs[:limit]]
+
+    def purge(self, older_than: float) -> int:
+        with self._lock:
+            old = [k for k, j in self._jobs.items() if j.final and j.updated_at < older_than]
+            for key in old:
+                del self._jobs[key]
+            return len(old)
+
+    def cache_get(self, request_key: str) -> CacheEntry | None:
+        with self._lock:
+            return self._cache.get(request_key)
+
+    def cache_put(self, entry: CacheEntry) -> None:
+        with self._lock:
+            self._cache[entry.request_key] = entry
+
+
+def _v1(connection: sqlite3.Connection) -> None:
+    connection.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    connection.execute(
+        """CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            request_key TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            deadline_at REAL NOT NULL,
+            idempotency_key TEXT UNIQUE,
+            owner TEXT,
+            provider TEXT,
+            vendor_job_id TEXT,
+            model TEXT,
+            request TEXT,
+            attempts TEXT,
+            spent_usd REAL,
+            result TEXT,
+            error TEXT
+        )"""
+    )
+    connection.execute("CREATE INDEX jobs_state ON jobs (state, updated_at)")
+    connection.execute(
+        """CREATE TABLE cache (
+            request_key TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            metadata TEXT NOT NULL
+        )"""
+    )
+    connection.execute("CREATE TABLE breakers (provider TEXT PRIMARY KEY, state TEXT NOT NULL)")
+
+
+#: The schema, as ordered steps: step N brings a file at version N - 1 to version N.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1,)
+
+
+class SqliteLedger:
+    """The ledger in one SQLite file, shared safely by the processes of one host."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0) -> None:
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._connection = sqlite3.connect(
+            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        self._connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        self._connection.execute("PRAGMA journal_mode = WAL")
+        self._connection.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return f"<SqliteLedger {str(self.path)!r}>"
+
+    @property
+    def folder(self) -> Path | None:
+        return self.path.parent / f"{self.path.stem}-cache"
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._connection
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._transaction() as connection:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+                step(connection)
+                connection.execute(f"PRAGMA user_version = {number}")
+            found = connection.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
+            if found is None:
+                connection.execute(
+                    "INSERT INTO meta VALUES ('secret', ?)", (secrets.token_hex(32),)
+                )
+
+    def close(self) -> None:
+        """Close the file (the ledger is unusable afterwards)."""
+        with self._lock:
+            self._connection.close()
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def secret(self) -> bytes:
+        with self._lock:
+            row = self._connection.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
+        return bytes.fromhex(row[0])
+
+    def claim(self, record: JobRecord) -> JobRecord:
+        marks = ", ".join("?" for _ in _COLUMNS)
+        with self._transaction() as connection:
+            inserted = connection.execute(
+                f"INSERT OR IGNORE INTO jobs ({', '.join(_COLUMNS)}) VALUES ({marks})",
+                _row(record),
+            ).rowcount
+            if inserted:
+                return dataclasses.replace(record)
+            row = connection.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE idempotency_key = ?",
+                (record.idempotency_key,),
+            ).fetchone()
+        return _record(row)
+
+    def save(self, record: JobRecord) -> None:
+        marks = ", ".join("?" for _ in _COLUMNS)
+        with self._transaction() as connection:
+            connection.execute(
+                f"INSERT OR REPLACE INTO jobs ({', '.join(_COLUMNS)}) VALUES ({marks})",
+                _row(record),
+            )
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            row = self._connection.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+        return _record(row) if row else None
+
+    def take_over(self, job_id: str, seen_owner: str | None, owner: str) -> bool:
+        with self._transaction() as connection:
+            changed = connection.execute(
+                "UPDATE jobs SET owner = ?, updated_at = ? WHERE id = ? AND owner IS ?",
+                (owner, time.time(), job_id, seen_owner),
+            ).rowcount
+        return bool(changed)
+
+    def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:
+        query = f"SELECT {', '.join(_COLUMNS)} FROM jobs"
+        arguments: tuple[Any, ...] = ()
+        if state is not None:
+            query += " WHERE state = ?"
+            arguments = (state,)
+        query += " ORDER BY updated_at DESC LIMIT ?"
+        with self._lock:
+            rows = self._connection.execute(query, (*arguments, limit)).fetchall()
+        return [_record(row) for row in rows]
+
+    def purge(self, older_than: float) -> int:
+        finals = tuple(sorted(FINAL_STATES))
+        with self._transaction() as connection:
+            return connection.execute(
+                "DELETE FROM jobs WHERE updated_at < ? AND state IN (?, ?, ?)",
+                (older_than, *finals),
+            ).rowcount
+
+    # -- the result cache -----------------------------------------------------------------------
+
+    def cache_get(self, request_key: str) -> CacheEntry | None:
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT request_key, path, media_type, created_at, metadata FROM cache "
+                "WHERE request_key = ?",
+                (request_key,),
+            ).fetchone()
+        if row is None:
+            return None
+        return CacheEntry(row[0], row[1], row[2], row[3], json.loads(row[4]))
+
+    def cache_put(self, entry: CacheEntry) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO cache VALUES (?, ?, ?, ?, ?)",
+                (
+                    entry.request_key,
+                    entry.path,
+                    entry.media_type,
+                    entry.created_at,
+                    json.dumps(entry.metadata),
+                ),
+            )
+
+    # -- circuit breakers (a BreakerStore) -----------------------------------------------------
+
+    @property
+    def breakers(self) -> LedgerBreakers:
+        """The ledger as a `BreakerStore`, for `CircuitBreaker(store=...)`."""
+        return LedgerBreakers(self)
+
+    def get_breaker(self, provider: str) -> BreakerState:
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT state FROM breakers WHERE provider = ?", (provider,)
+            ).fetchone()
+        return BreakerState(**json.loads(row[0])) if row else BreakerState()
+
+    def put_breaker(self, provider: str, state: BreakerState) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO breakers VALUES (?, ?)",
+                (provider, json.dumps(dataclasses.asdict(state))),
+            )
+
+
+class LedgerBreakers:
+    """A `BreakerStore` kept in a `SqliteLedger`, so every process on the host shares it.
+
+    Breaker times are read from the clients' monotonic clock, which on one host is the same
+    for every process (``CLOCK_MONOTONIC``)."""
+
+    def __init__(self, ledger: SqliteLedger) -> None:
+        self._ledger = ledger
+
+    def get(self, provider: str) -> BreakerState:
+        return self._ledger.get_breaker(provider)
+
+    def put(self, provider: str, state: BreakerState) -> None:
+        self._ledger.put_breaker(provider, state)
