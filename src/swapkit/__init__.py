@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from swapkit import errors
     from swapkit.core.breaker import CircuitBreaker
     from swapkit.core.client import AsyncSwapClient, SwapClient
-    from swapkit.core.hookspecs import hookimpl
     from swapkit.core.handles import AsyncSwapJob, SwapJob
+    from swapkit.core.hookspecs import hookimpl
     from swapkit.core.http import deadline_transport
     from swapkit.core.jobs import JobStatus
     from swapkit.core.models import Attempt, SwapRequest, SwapResult, Template, WebhookEvent
