@@ -42,11 +42,13 @@ def _no_retry_waits() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests see no swapkit or vendor settings from the machine they run on."""
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any) -> None:
+    """Tests see no swapkit or vendor settings from the machine they run on, and the CLI's
+    default ledger lands in a temporary data directory, never in the user's."""
     for name in list(os.environ):
         if name.startswith(("SWAPKIT_", "PROSPOLABS_", "ACEDATACLOUD_")):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,55 @@ def test_demo_runs_on_the_embedded_sandbox(
         in out
     )
     assert "deepswapai: ok" not in out.split("8. ")[1].split("9. ")[0]
+
+
+@pytest.mark.usefixtures("no_real_sleeps")
+def test_submit_then_jobs_then_wait(
+    prospolabs_env: Any,
+    images: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SWAPKIT_PROSPOLABS_MODE", "async")
+    source, target = images
+    ledger = tmp_path / "ledger.db"
+    out = tmp_path / "later.jpg"
+    argv = ["swap", str(source), str(target), "-o", str(out), "--ledger", str(ledger)]
+    assert cli.main([*argv, "--submit", "--idempotency-key", "k1"]) == 0
+    printed = capsys.readouterr().out
+    job_id = printed.split()[1]
+    assert job_id.startswith("swp_")
+    assert f"swapkit jobs wait {job_id}" in printed
+
+    assert cli.main(["jobs", "--ledger", str(ledger)]) == 0
+    assert job_id in capsys.readouterr().out
+    assert cli.main(["jobs", "wait", job_id, "-o", str(out), "--ledger", str(ledger)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert out.read_bytes().startswith(b"\xff\xd8")
+    assert cli.main(["jobs", "show", job_id, "--ledger", str(ledger)]) == 0
+    shown = capsys.readouterr().out
+    assert "state      succeeded" in shown
+    assert "attempt  prospolabs (charged, $0.050): ok" in shown
+    assert cli.main(["ledger", "purge", "--older-than", "0s", "--ledger", str(ledger)]) == 0
+    assert "forgot 1 finished job" in capsys.readouterr().out
+    assert sum("/async" in r.path for r in prospolabs_env.requests) == 1
+
+
+def test_the_cli_keeps_a_ledger_in_the_data_directory_unless_told_not_to(
+    prospolabs_env: Any, images: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from swapkit.cli_jobs import default_ledger
+
+    source, target = images
+    out = str(tmp_path / "x.jpg")
+    assert cli.main(["swap", str(source), str(target), "-o", out, "--no-ledger"]) == 0
+    assert not default_ledger().exists()
+    assert cli.main(["swap", str(source), str(target), "-o", out]) == 0
+    assert default_ledger().exists()
+    assert str(default_ledger()).startswith(os.environ["XDG_DATA_HOME"])
+
+
+def test_purge_ages_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["ledger", "purge", "--older-than", "soon"]) == 2
+    assert "7d" in capsys.readouterr().err

@@ -1,4 +1,8 @@
-"""The ``swapkit`` command: ``swap``, ``providers``, ``sandbox serve`` and ``demo``.
+"""The ``swapkit`` command: ``swap``, ``jobs``, ``ledger``, ``providers``, ``sandbox serve`` and
+``demo``.
+
+Jobs and the ledger (``swapkit jobs``, ``jobs show``, ``jobs wait``, ``ledger purge``,
+``swap --submit``) live in `swapkit.cli_jobs`.
 
 Exit codes: 0 success; 1 the swap failed for a reason outside the caller's control (a vendor
 outage, a timeout, every provider failed); 2 the command, configuration or input is wrong
@@ -21,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from swapkit.cli_jobs import add_commands, add_ledger_options, job_line, ledger_of
 from swapkit.core.client import SwapClient
 from swapkit.core.errors import (
     ConfigurationError,
@@ -103,10 +108,21 @@ def _parser() -> argparse.ArgumentParser:
     swap.add_argument("--prompt")
     swap.add_argument("--face-index", type=int)
     swap.add_argument("--deadline", type=float, metavar="SECONDS", help="end-to-end bound")
+    swap.add_argument(
+        "--idempotency-key", metavar="KEY", help="the same key never pays for the swap twice"
+    )
+    swap.add_argument(
+        "--submit",
+        action="store_true",
+        help="print the job id once a vendor accepted the swap, and return (then: jobs wait)",
+    )
+    add_ledger_options(swap)
     swap.set_defaults(run=_swap)
 
     providers = commands.add_parser("providers", help="list installed providers")
     providers.set_defaults(run=_providers)
+
+    add_commands(commands)
 
     sandbox = commands.add_parser("sandbox", help="the local vendor emulator")
     sandbox_commands = sandbox.add_subparsers(required=True, metavar="COMMAND")
@@ -150,8 +166,18 @@ def _swap(args: argparse.Namespace) -> int:
     if problem:  # found before anything is sent, or paid for
         print(f"error: cannot write the result to {str(output)!r}: {problem}", file=sys.stderr)
         return 2
-    with SwapClient(providers=args.providers, strategy=args.strategy) as client:
-        result = client.swap(source=args.source, target=args.target, **fields)
+    ledger = ledger_of(args)
+    key = args.idempotency_key
+    with SwapClient(providers=args.providers, strategy=args.strategy, ledger=ledger) as client:
+        if args.submit:
+            job = client.submit(
+                source=args.source, target=args.target, idempotency_key=key, **fields
+            )
+            print(job_line(job.status()))
+            where = f" --ledger {ledger}" if ledger is not None else ""
+            print(f"  collect it with: swapkit jobs wait {job.id} -o {output}{where}")
+            return 0
+        result = client.swap(source=args.source, target=args.target, idempotency_key=key, **fields)
     try:
         result.save(output)
     except OSError as exc:
