@@ -329,3 +329,18 @@ def test_memory_store_keeps_keys_within_a_process(
         two = client.swap(source=FACE, target=SCENE, idempotency_key="mem")
     assert one.swap_id == two.swap_id
     assert submits(sandbox) == 1
+
+
+def test_the_memory_store_forgets_old_finished_jobs() -> None:
+    import dataclasses
+    import time
+
+    from swapkit.core.ledger import JobRecord, MemoryJobStore
+
+    store = MemoryJobStore(max_jobs=3)
+    now = time.time()
+    base = JobRecord("j0", "succeeded", "k", now, now, now + 60)
+    for index in range(5):
+        store.save(dataclasses.replace(base, id=f"j{index}", updated_at=now + index))
+    store.save(dataclasses.replace(base, id="running", state="running", updated_at=now - 10))
+    assert {job.id for job in store.list()} == {"running", "j3", "j4"}

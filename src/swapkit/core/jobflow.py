@@ -123,7 +123,14 @@ def job_flow(
         deadline_at=now + (request.deadline or ctx.deadline),
         idempotency_key=idempotency_key,
         owner=owner_id(),
-        request={**keyed_summary(summary, secret), "finish": _finish_fields(prepared)},
+        request={
+            **keyed_summary(summary, secret),
+            "finish": _finish_fields(prepared),
+            "budget": {
+                "max_attempts": request.max_attempts or ctx.max_attempts,
+                "max_cost_usd": request.max_cost_usd,
+            },
+        },
     )
     held = store.claim(record)
     if held.id != record.id:

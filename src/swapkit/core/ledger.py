@@ -207,9 +207,14 @@ def _record(row: Sequence[Any]) -> JobRecord:
 
 
 class MemoryJobStore:
-    """Job records in this process (the default without a ledger)."""
+    """Job records in this process (the default without a ledger).
 
-    def __init__(self) -> None:
+    It keeps at most `max_jobs` records: past that, the oldest finished jobs are forgotten, so
+    a long-running process does not grow without bound.
+    """
+
+    def __init__(self, max_jobs: int = 10_000) -> None:
+        self.max_jobs = max_jobs
         self._jobs: dict[str, JobRecord] = {}
         self._cache: dict[str, CacheEntry] = {}
         self._secret = secrets.token_bytes(32)
@@ -234,6 +239,13 @@ class MemoryJobStore:
     def save(self, record: JobRecord) -> None:
         with self._lock:
             self._jobs[record.id] = dataclasses.replace(record)
+            if len(self._jobs) > self.max_jobs:
+                finished = sorted(
+                    (job for job in self._jobs.values() if job.final),
+                    key=lambda job: job.updated_at,
+                )
+                for job in finished[: len(self._jobs) - self.max_jobs]:
+                    del self._jobs[job.id]
 
     def get(self, job_id: str) -> JobRecord | None:
         with self._lock:
