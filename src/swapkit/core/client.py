@@ -43,6 +43,7 @@ from swapkit.core.http import (
     Exchange,
     deadline_transport,
     exchange_deadline,
+    is_http_url,
     redact_httpx_logs,
 )
 from swapkit.core.images import is_file_reference
@@ -57,6 +58,7 @@ from swapkit.core.retry import Budget, announce, waits
 from swapkit.core.routing import Router, prepare
 from swapkit.core.strategies import Strategy, strategy_from
 from swapkit.core.uploads import Uploader
+from swapkit.core.webhooks import AsyncWebhooks, Webhooks
 
 __all__ = ["AsyncSwapClient", "SwapClient"]
 
@@ -94,6 +96,7 @@ class _BaseClient:
         uploader: Uploader | None = None,
         ledger: str | os.PathLike[str] | JobStore | None = None,
         cache: bool = False,
+        webhook_url: str | None = None,
     ) -> None:
         _check_number("deadline", deadline, minimum=0.0, exclusive=True)
         _check_number("max_attempts", max_attempts, minimum=1, integer=True)
@@ -114,6 +117,11 @@ class _BaseClient:
                 "SWAPKIT_LEDGER) with cache=True"
             )
         self.cache = cache
+        if webhook_url is not None and not is_http_url(webhook_url):
+            raise ConfigurationError(
+                f"webhook_url must be an http(s) URL with a host, not {webhook_url[:200]!r}"
+            )
+        self.webhook_url = webhook_url
         events = Events(plugin_manager, observers)
         breaker: CircuitBreaker | None
         if circuit_breaker is True:
@@ -222,6 +230,7 @@ class _BaseClient:
             deadline=self.deadline,
             max_attempts=self.max_attempts,
             cache=self.cache,
+            webhook_base=self.webhook_url,
         )
 
     def _job_flow(
@@ -318,6 +327,7 @@ class SwapClient(_BaseClient):
         uploader: Uploader | None = None,
         ledger: str | os.PathLike[str] | JobStore | None = None,
         cache: bool = False,
+        webhook_url: str | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -336,6 +346,7 @@ class SwapClient(_BaseClient):
             uploader=uploader,
             ledger=ledger,
             cache=cache,
+            webhook_url=webhook_url,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
@@ -387,6 +398,11 @@ class SwapClient(_BaseClient):
         """A handle on a job, from its id (recorded in this client's ledger) or its token."""
         handle: SwapJob = super().job(job)
         return handle
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """The one webhook receiver for every vendor (see `swapkit.core.webhooks`)."""
+        return Webhooks(self)
 
     def _handle(self, job_id: str, **kwargs: Any) -> SwapJob:
         return SwapJob(self, job_id, **kwargs)
@@ -481,6 +497,7 @@ class AsyncSwapClient(_BaseClient):
         uploader: Uploader | None = None,
         ledger: str | os.PathLike[str] | JobStore | None = None,
         cache: bool = False,
+        webhook_url: str | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -499,6 +516,7 @@ class AsyncSwapClient(_BaseClient):
             uploader=uploader,
             ledger=ledger,
             cache=cache,
+            webhook_url=webhook_url,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(follow_redirects=True)
@@ -537,6 +555,11 @@ class AsyncSwapClient(_BaseClient):
         """A handle on a job; see `SwapClient.job`."""
         handle: AsyncSwapJob = super().job(job)
         return handle
+
+    @property
+    def webhooks(self) -> AsyncWebhooks:
+        """The one webhook receiver; see `SwapClient.webhooks`."""
+        return AsyncWebhooks(self)
 
     def _handle(self, job_id: str, **kwargs: Any) -> AsyncSwapJob:
         return AsyncSwapJob(self, job_id, **kwargs)

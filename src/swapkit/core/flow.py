@@ -334,6 +334,8 @@ class Run:
     policy: FailoverPolicy
     swap_id: str
     retries: int | None = None
+    #: The per-job URL the vendor's webhook goes to (None: no webhook wanted).
+    webhook_url: str | None = None
     phase: Phase = "upload"
     charged: bool | None = False
     job_id: str | None = None
@@ -467,7 +469,8 @@ def _submit(run: Run, prepared: PreparedSwap) -> Generator[Step, Any, Outcome]:
     """Send the paid request once, and learn whether the vendor accepted it."""
     provider = run.provider
     remaining = run.budget.remaining_seconds()
-    plan = Plan(provider.choose_mode(prepared.request, remaining), remaining)
+    webhook = run.webhook_url if provider.capabilities.webhooks else None
+    plan = Plan(provider.choose_mode(prepared.request, remaining), remaining, webhook)
     request = provider.build_submit(prepared, plan)
     yield Submitting(run.swap_id, provider.name, run.model)
     try:

@@ -77,6 +77,8 @@ class JobContext:
     deadline: float
     max_attempts: int
     cache: bool
+    #: The application's webhook base URL (None: no webhooks asked of vendors).
+    webhook_base: str | None = None
 
     def provider(self, name: str) -> Provider:
         for provider in self.providers:
@@ -177,7 +179,25 @@ def _run(
     else:
         budget = ctx.budget(record.deadline_at, attempts=request.max_attempts)
     uploads = Uploads(ctx.uploader)
-    flow = swap_flow(ctx.providers, prepared, budget, ctx.router, uploads, record.id, detach=detach)
+    webhook = None
+    if ctx.webhook_base is not None and request.webhook_url is None:
+        from swapkit.core.webhooks import job_webhook_url
+
+        base, secret = ctx.webhook_base, ctx.store.secret()
+
+        def webhook(provider: str) -> str:
+            return job_webhook_url(base, secret, record.id, provider, record.deadline_at)
+
+    flow = swap_flow(
+        ctx.providers,
+        prepared,
+        budget,
+        ctx.router,
+        uploads,
+        record.id,
+        detach=detach,
+        webhook=webhook,
+    )
     try:
         outcome = yield from flow
     except SwapError as exc:
@@ -279,14 +299,19 @@ def _orphan(
 
 
 def _resume(
-    ctx: JobContext, record: JobRecord, limit: float | None
+    ctx: JobContext, record: JobRecord, limit: float | None, *, late: bool = False
 ) -> Generator[Step, Any, SwapResult]:
-    """Finish a job the vendor accepted: poll (free), download, record the result."""
+    """Finish a job the vendor accepted: poll (free), download, record the result.
+
+    `late` (a webhook that says the job is done) gives the fetch a fresh deadline of its own,
+    whatever is left of the job's.
+    """
     provider = ctx.provider(record.provider or "")
     finish = Finish(**(record.request.get("finish") or {}))
     url = (record.result or {}).get("url")
     pending = Pending(job_id=record.vendor_job_id or "", model=record.model)
-    budget = ctx.budget(record.deadline_at, limit)
+    deadline_at = time.time() + ctx.deadline if late else record.deadline_at
+    budget = ctx.budget(deadline_at, limit)
     run = Run(provider, budget, ctx.router.policy, record.id, model=record.model)
     try:
         result = yield from resume_flow(run, pending, finish, result_url=url)

@@ -157,6 +157,10 @@ class JobStore(Protocol):
         """Forget finished jobs last updated before `older_than` (epoch); how many."""
         ...
 
+    def claim_delivery(self, delivery_id: str, job_id: str) -> bool:
+        """Record a webhook delivery once; False when it was received before."""
+        ...
+
     def cache_get(self, request_key: str) -> CacheEntry | None:
         """The cached result for `request_key`, if any."""
         ...
@@ -217,6 +221,7 @@ class MemoryJobStore:
         self.max_jobs = max_jobs
         self._jobs: dict[str, JobRecord] = {}
         self._cache: dict[str, CacheEntry] = {}
+        self._deliveries: set[str] = set()
         self._secret = secrets.token_bytes(32)
         self._lock = threading.Lock()
 
@@ -273,6 +278,13 @@ class MemoryJobStore:
                 del self._jobs[key]
             return len(old)
 
+    def claim_delivery(self, delivery_id: str, job_id: str) -> bool:
+        with self._lock:
+            if delivery_id in self._deliveries:
+                return False
+            self._deliveries.add(delivery_id)
+            return True
+
     def cache_get(self, request_key: str) -> CacheEntry | None:
         with self._lock:
             return self._cache.get(request_key)
@@ -317,8 +329,18 @@ def _v1(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE TABLE breakers (provider TEXT PRIMARY KEY, state TEXT NOT NULL)")
 
 
+def _v2(connection: sqlite3.Connection) -> None:
+    connection.execute(
+        """CREATE TABLE deliveries (
+            id TEXT PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            received_at REAL NOT NULL
+        )"""
+    )
+
+
 #: The schema, as ordered steps: step N brings a file at version N - 1 to version N.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
 
 
 class SqliteLedger:
@@ -434,6 +456,14 @@ class SqliteLedger:
                 "DELETE FROM jobs WHERE updated_at < ? AND state IN (?, ?, ?)",
                 (older_than, *finals),
             ).rowcount
+
+    def claim_delivery(self, delivery_id: str, job_id: str) -> bool:
+        with self._transaction() as connection:
+            inserted = connection.execute(
+                "INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?)",
+                (delivery_id, job_id, time.time()),
+            ).rowcount
+        return bool(inserted)
 
     # -- the result cache -----------------------------------------------------------------------
 

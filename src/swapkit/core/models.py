@@ -204,3 +204,7 @@ class WebhookEvent:
     error: str | None = None
     timestamp: datetime | None = None
     raw: Any = dataclasses.field(default=None, repr=False)
+    #: The swapkit job the delivery belongs to (`client.webhooks.handle` sets it).
+    swap_id: str | None = None
+    #: True when the delivery was received before: answered, without effect.
+    duplicate: bool = False

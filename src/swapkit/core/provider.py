@@ -90,6 +90,9 @@ class Capabilities:
     webhooks: bool = False
     face_index: bool = False
     uploads: bool = False
+    #: Whether the vendor signs its webhooks (else swapkit trusts only its own per-job URL
+    #: token, and fetches the result from the vendor's API rather than from the body).
+    signs_webhooks: bool = False
     sync_limit_seconds: float | None = None
     typical_latency_seconds: float | None = None
     default_price_usd: float | None = None
@@ -118,10 +121,13 @@ class PreparedSwap:
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """How the engine runs this submit: the endpoint style, and the time left (seconds)."""
+    """How the engine runs this submit: the endpoint style, the time left (seconds), and the
+    per-job URL swapkit wants the vendor's webhook at (for vendors that send webhooks, when the
+    client has a `webhook_url`; the request's own `webhook_url` wins)."""
 
     mode: Mode
     remaining_seconds: float
+    webhook_url: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -427,6 +433,12 @@ class Provider(ABC):
         `url` is the full URL the webhook arrived at (vendors that do not sign their callbacks
         are verified by the token swapkit put in it).
         """
+        raise InvalidSignature(f"{self.name} does not send webhooks")
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Normalise a webhook whose origin swapkit has established itself (from the per-job
+        URL it gave the vendor): for vendors that do not sign.  Nothing in it is trusted but
+        the job id; the result is fetched from the vendor's API."""
         raise InvalidSignature(f"{self.name} does not send webhooks")
 
     # -- helpers for subclasses --------------------------------------------------------------

@@ -20,7 +20,7 @@ try), which is what an application using one vendor wants to catch.  With severa
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 from swapkit.core.breaker import Admission, CircuitBreaker
@@ -196,6 +196,8 @@ class _Swap:
     router: Router
     swap_id: str
     started: float
+    #: The per-job webhook URL for a provider (None: no webhook).
+    webhook: Callable[[str], str | None] | None = None
     attempts: list[Attempt] = dataclasses.field(default_factory=list)
     #: The attempts that ran (not skipped) and how each ended.
     tried: list[Attempt] = dataclasses.field(default_factory=list)
@@ -276,6 +278,7 @@ def swap_flow(
     swap_id: str = "",
     *,
     detach: bool = False,
+    webhook: Callable[[str], str | None] | None = None,
 ) -> Generator[Step, Any, SwapResult | Submitted]:
     """Try the eligible providers in the strategy's order until one returns a result.
 
@@ -286,7 +289,7 @@ def swap_flow(
     """
     router = router or Router()
     uploads = uploads or Uploads()
-    swap = _Swap(prepared, budget, router, swap_id, started=budget.clock())
+    swap = _Swap(prepared, budget, router, swap_id, started=budget.clock(), webhook=webhook)
     reasons: dict[str, SwapError] = {}
     able = _eligible(swap, providers, uploads, reasons)
     queue = router.strategy.rank(able, prepared.request)
@@ -366,6 +369,7 @@ def _attempt(
         router.policy,
         swap.swap_id,
         retries=retries,
+        webhook_url=swap.webhook(provider.name) if swap.webhook is not None else None,
         model=provider.model_for(swap.prepared.request),
     )
     reason = chosen

@@ -227,6 +227,8 @@ class Acedata(Provider):
             payload["callback_url"] = sign_callback_url(
                 request.webhook_url, secret.get_secret_value()
             )
+        elif plan.webhook_url:
+            payload["callback_url"] = plan.webhook_url  # swapkit's per-job URL, with its token
         elif plan.mode == "async":
             payload["async"] = True
         return json_request("POST", f"{self.settings.base_url}/face/swap", payload, self._headers())
@@ -402,6 +404,10 @@ class Acedata(Provider):
         secret = None
         if problem is not None:
             raise InvalidSignature(problem)
+        return self.read_webhook(headers, body)
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """The callback body, normalised (its origin established by the caller)."""
         try:
             answer = _Answer.model_validate(parse_json(body))
         except (ValueError, ValidationError) as exc:

@@ -170,6 +170,7 @@ class Prospolabs(Provider):
         max_image_bytes=10 * 1024 * 1024,
         modes=frozenset({"sync", "async"}),
         webhooks=True,
+        signs_webhooks=True,
         sync_limit_seconds=120.0,
         typical_latency_seconds=20.0,
         default_price_usd=0.05,
@@ -220,7 +221,7 @@ class Prospolabs(Provider):
             "prompt": request.prompt,
             "output_format": request.output_format,
             "output_quality": request.output_quality,
-            "webhook_url": request.webhook_url,
+            "webhook_url": request.webhook_url or plan.webhook_url,
             **extra,
         }
         path = f"/v1/swap/{self.model_for(request)}" + ("/async" if plan.mode == "async" else "")
@@ -393,8 +394,9 @@ class Prospolabs(Provider):
 
 def _signature_matches(body: bytes, signature: str, secret: str) -> bool:
     """Whether `signature` is the HMAC of the raw body, or of the body as the vendor's own
-    example re-serialises it, keyed with `secret` (compared in constant time)."""
-    key = secret.encode()
+    example re-serialises it, keyed with `secret`, or with any of its comma-separated secrets
+    (to rotate one).  Compared in constant time."""
+    keys = [part.strip().encode() for part in secret.split(",") if part.strip()]
     wanted = signature.strip().lower().encode("utf-8", "replace")
     candidates: list[Callable[[], bytes]] = [lambda: body, lambda: _restringify(body)]
     matched = False
@@ -403,8 +405,9 @@ def _signature_matches(body: bytes, signature: str, secret: str) -> bool:
             signed = candidate()
         except ValueError:
             continue
-        expected = hmac.new(key, signed, hashlib.sha256).hexdigest()
-        matched |= hmac.compare_digest(expected.encode(), wanted)
+        for key in keys:
+            expected = hmac.new(key, signed, hashlib.sha256).hexdigest()
+            matched |= hmac.compare_digest(expected.encode(), wanted)
     return matched
 
 
