@@ -205,3 +205,21 @@ class AsyncWebhooks(_Receiver):
         """Verify, record once and complete; see `Webhooks.handle`."""
         event: WebhookEvent = await self._client._drive(self._flow(method, url, headers, body))
         return event
+
+
+#: What a web framework answers for each outcome (see `answer`).
+ACCEPTED, REFUSED, RETRY = 200, 400, 503
+
+
+def answer(error: BaseException | None, event: WebhookEvent | None) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and JSON body a framework adapter sends back.
+
+    2xx for an accepted or a duplicate delivery; 400 for a refused one (never retried by a
+    vendor that honours it); 5xx for anything else (the vendor retries, and swapkit's claim
+    makes the retry harmless).
+    """
+    if error is None and event is not None:
+        return ACCEPTED, {"ok": True, "swap_id": event.swap_id, "duplicate": event.duplicate}
+    if isinstance(error, InvalidSignature):
+        return REFUSED, {"ok": False, "error": str(error)[:300]}
+    return RETRY, {"ok": False, "error": type(error).__name__}
