@@ -161,3 +161,30 @@ def test_the_webhook_secret_is_configurable(fake_clock: FakeClock) -> None:
         [delivery] = sandbox.wait_for_webhooks(1)
         assert _verify(delivery.body, delivery.headers["x-prospo-signature"], "whsec-other")
         assert not _verify(delivery.body, delivery.headers["x-prospo-signature"])
+
+
+def test_a_delivery_can_be_replayed_or_tampered_with(fake_clock: FakeClock) -> None:
+    received: list[tuple[str, bytes]] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        received.append((str(request.url), request.read()))
+        return httpx.Response(200 if b"tampered" not in request.content else 400)
+
+    sandbox = Sandbox(clock=fake_clock, webhook_transport=httpx.MockTransport(receiver))
+    with sandbox:
+        sandbox._context.webhooks.send("https://app.example/hook?x=1", b'{"a":1}', {"k": "v"})
+        (original,) = sandbox.wait_for_webhooks(1)
+        replayed = sandbox.redeliver(original)
+        tampered = sandbox.redeliver(original, body=b'{"tampered":1}')
+        moved = sandbox.redeliver(original, url="https://app.example/other")
+    assert replayed.ok
+    assert replayed.body == original.body
+    assert tampered.status == 400
+    assert moved.url == "https://app.example/other"
+    assert [url for url, _ in received] == [
+        "https://app.example/hook?x=1",
+        "https://app.example/hook?x=1",
+        "https://app.example/hook?x=1",
+        "https://app.example/other",
+    ]
+    assert len(sandbox.webhooks) == 4

@@ -280,6 +280,19 @@ class Sandbox:
         """Every webhook delivery attempt (oldest first), refused ones included."""
         return self._context.webhooks.deliveries
 
+    def redeliver(
+        self,
+        delivery: WebhookDelivery,
+        *,
+        url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> WebhookDelivery:
+        """Send a recorded webhook delivery again, now: a replay, or (with `url`, `headers` or
+        `body`) a tampered copy, for testing a receiver.  Recorded in `webhooks`; never
+        retried."""
+        return self._context.webhooks.redeliver(delivery, url=url, headers=headers, body=body)
+
     def wait_for_webhooks(self, count: int = 1, timeout: float = 5.0) -> list[WebhookDelivery]:
         """Block until `count` webhook attempts are recorded (TimeoutError after `timeout` s)."""
         return self._context.webhooks.wait(count, timeout)

@@ -125,6 +125,42 @@ class WebhookDispatcher:
                 self._thread.start()
         self._queue.put(attempt)
 
+    def redeliver(
+        self,
+        delivery: WebhookDelivery,
+        *,
+        url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> WebhookDelivery:
+        """Send a recorded delivery again, now, on this thread: as it was (a replay), or with
+        its URL, headers or body changed (a forgery).  It is recorded like any attempt, and
+        never retried."""
+        attempt = _Attempt(
+            url if url is not None else delivery.url,
+            body if body is not None else delivery.body,
+            dict(headers if headers is not None else delivery.headers),
+            delivery.attempt,
+            self._state.generation,
+        )
+        with httpx.Client(
+            transport=self._transport, timeout=self._timeout_seconds, trust_env=False
+        ) as client:
+            base = WebhookDelivery(attempt.url, attempt.headers, attempt.body, attempt.number)
+            if self._transport is None and not is_loopback_url(attempt.url):
+                sent = replace(base, error="refused: the sandbox only delivers to loopback URLs")
+            else:
+                try:
+                    response = client.post(
+                        attempt.url, content=attempt.body, headers=attempt.headers
+                    )
+                except (httpx.HTTPError, OSError, RuntimeError) as exc:
+                    sent = replace(base, error=f"{type(exc).__name__}: {exc}")
+                else:
+                    sent = replace(base, status=response.status_code)
+        self._record(attempt, sent)
+        return sent
+
     @property
     def deliveries(self) -> list[WebhookDelivery]:
         """Every attempt so far, oldest first."""
