@@ -389,3 +389,20 @@ def test_django(world: World) -> None:
 
 
 urlpatterns: list[Any] = []
+
+
+def test_a_signed_webhook_settles_an_unknown_outcome(world: World) -> None:
+    world.sandbox.faults.add(
+        Fault(provider="prospolabs", kind="drop", after_processing=True, times=1)
+    )
+    client = world.client("prospolabs")
+    with client:
+        with pytest.raises(errors.OutcomeUnknown) as info:
+            client.swap(source=FACE, target=SCENE, deadline=5)
+        job_id = info.value.swap_id
+        assert client.job(job_id).status().state == "unknown"
+        (delivery,) = world.finish_jobs(1)  # the vendor did accept it, and says so, signed
+        event = client.webhooks.handle("POST", delivery.url, delivery.headers, delivery.body)
+        assert event.swap_id == job_id
+        status = client.job(job_id).status()
+        assert (status.state, status.vendor_job_id) == ("succeeded", event.job_id)

@@ -402,7 +402,10 @@ class SwapClient(_BaseClient):
     @property
     def webhooks(self) -> Webhooks:
         """The one webhook receiver for every vendor (see `swapkit.core.webhooks`)."""
-        return Webhooks(self)
+        receiver = self.__dict__.get("_webhooks")
+        if not isinstance(receiver, Webhooks):
+            receiver = self.__dict__["_webhooks"] = Webhooks(self)
+        return receiver
 
     def _handle(self, job_id: str, **kwargs: Any) -> SwapJob:
         return SwapJob(self, job_id, **kwargs)
@@ -559,7 +562,10 @@ class AsyncSwapClient(_BaseClient):
     @property
     def webhooks(self) -> AsyncWebhooks:
         """The one webhook receiver; see `SwapClient.webhooks`."""
-        return AsyncWebhooks(self)
+        receiver = self.__dict__.get("_webhooks")
+        if not isinstance(receiver, AsyncWebhooks):
+            receiver = self.__dict__["_webhooks"] = AsyncWebhooks(self)
+        return receiver
 
     def _handle(self, job_id: str, **kwargs: Any) -> AsyncSwapJob:
         return AsyncSwapJob(self, job_id, **kwargs)

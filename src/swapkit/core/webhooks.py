@@ -15,7 +15,9 @@ does not hold the ledger's secret can make such a URL.
    example signs, over their compact re-serialisation), with every configured secret (for
    rotation), and its signed ``timestamp`` within `tolerance` (300 s by default, both ways).
    AceDataCloud signs nothing: its delivery is trusted for nothing but naming the job;
-3. checks that the delivery is about the job the URL names (the vendor's job id);
+3. checks that the delivery is about the job the URL names (the vendor's job id).  A signed
+   delivery for a job whose submit answer was lost (``submitting`` or ``unknown``, no vendor
+   job id) settles it: the vendor's signature says it accepted the job, and its id is recorded;
 4. claims the delivery in the ledger, once: a repeat (a vendor retry, a replay) is answered
    without effect (``event.duplicate``); an unsigned vendor's delivery is single-use per job;
 5. completes the job: a signed result is downloaded from the URL it names, an unsigned one is
@@ -28,6 +30,7 @@ arrives loses nothing, and one that arrives first saves the waiting processes th
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import time
@@ -105,6 +108,14 @@ class _Receiver:
         else:
             event = provider.read_webhook(headers, body)
             delivery = f"{name}:{job_id}"  # an unsigned vendor's URL is single-use
+        lost = record.vendor_job_id is None and record.state in ("submitting", "unknown")
+        if lost and caps.signs_webhooks and record.provider == name:
+            # the submit's answer was lost (or its process died), but the vendor's own
+            # signature now says it accepted the job: this settles the unknown outcome
+            record = dataclasses.replace(
+                record, state="running", vendor_job_id=event.job_id, error=None
+            )
+            ctx.store.save(record)
         if record.vendor_job_id is None:
             # the vendor answered the submit after calling back (or the answer is not
             # recorded yet): let it retry, later
@@ -171,8 +182,6 @@ class _Receiver:
 
 
 def _tagged(event: WebhookEvent, job_id: str, *, duplicate: bool = False) -> WebhookEvent:
-    import dataclasses
-
     return dataclasses.replace(event, swap_id=job_id, duplicate=duplicate)
 
 
