@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import stamina
 
-from swapkit import cli
+from swapkit import cli, cli_output
 from swapkit.core.clock import SystemClock
 
 
@@ -121,7 +121,7 @@ def test_a_paid_result_that_cannot_be_written_is_kept(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     source, target = images
-    monkeypatch.setattr(cli, "_unwritable", lambda path: None)  # the disk changes mid-swap
+    monkeypatch.setattr(cli_output, "unwritable", lambda path: None)  # the disk changes mid-swap
     monkeypatch.chdir(tmp_path)
     output = tmp_path / "gone" / "x.png"
     argv = ["swap", str(source), str(target), "-o", str(output), "-p", "prospolabs"]

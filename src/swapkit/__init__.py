@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from swapkit import errors
+    from swapkit.core.batch import BatchItem, BatchProgress
     from swapkit.core.breaker import CircuitBreaker
     from swapkit.core.client import AsyncSwapClient, SwapClient
     from swapkit.core.handles import AsyncSwapJob, SwapJob
@@ -35,6 +36,8 @@ __all__ = [
     "AsyncSwapClient",
     "AsyncSwapJob",
     "Attempt",
+    "BatchItem",
+    "BatchProgress",
     "Capabilities",
     "CircuitBreaker",
     "FailoverPolicy",
@@ -61,6 +64,8 @@ _HOMES = {
     "AsyncSwapClient": "swapkit.core.client",
     "AsyncSwapJob": "swapkit.core.handles",
     "Attempt": "swapkit.core.models",
+    "BatchItem": "swapkit.core.batch",
+    "BatchProgress": "swapkit.core.batch",
     "Capabilities": "swapkit.core.provider",
     "CircuitBreaker": "swapkit.core.breaker",
     "FailoverPolicy": "swapkit.core.policy",

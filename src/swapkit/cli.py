@@ -1,255 +1,234 @@
-"""The ``swapkit`` command: ``swap``, ``jobs``, ``ledger``, ``providers``, ``sandbox serve`` and
-``demo``.
+"""The ``swapkit`` command, on click: ``swap``, ``batch``, ``jobs``, ``ledger``, ``providers``,
+``templates``, ``sandbox serve`` and ``demo``.
 
-Jobs and the ledger (``swapkit jobs``, ``jobs show``, ``jobs wait``, ``ledger purge``,
-``swap --submit``) live in `swapkit.cli_jobs`.
+Each command imports the client stack only when it runs, so ``swapkit --help`` and shell
+completion stay quick.  Jobs and the ledger live in `swapkit.cli_jobs`, batches in
+`swapkit.cli_batch`, the demo in `swapkit.cli_demo`, shared printing in `swapkit.cli_output`.
 
 Exit codes: 0 success; 1 the swap failed for a reason outside the caller's control (a vendor
-outage, a timeout, every provider failed); 2 the command, configuration or input is wrong
-(bad arguments, a missing key, a file that is not an image, an output path that cannot be
-written, a port that is taken, or an input the vendor refused, such as a photo with no face:
-every `InvalidRequest`); 3 the swap succeeded (and was paid for) but the image could not be
-written to ``-o``, so it was written elsewhere, under the name the error line gives.  Errors
-print one ``error:`` line that says what to do, never a traceback.
+outage, a timeout, every provider failed; for ``batch``: some item failed); 2 the command,
+configuration or input is wrong (bad arguments, a missing key, a file that is not an image, an
+output path that cannot be written, a port that is taken, or an input the vendor refused, such
+as a photo with no face: every `InvalidRequest`); 3 the swap succeeded (and was paid for) but
+the image could not be written to ``-o``, so it was written elsewhere, under the name the error
+line gives.  Errors print one ``error:`` line that says what to do, never a traceback.
+
+Shell completion is click's: ``eval "$(_SWAPKIT_COMPLETE=bash_source swapkit)"`` (or
+``zsh_source``, ``fish_source``).
 """
 
 from __future__ import annotations
 
-import argparse
-import io
-import logging
-import os
+import json
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from swapkit.cli_jobs import add_commands, add_ledger_options, job_line, ledger_of
-from swapkit.core.client import SwapClient
-from swapkit.core.errors import (
-    ConfigurationError,
-    InvalidRequest,
-    NoEligibleProvider,
-    OutcomeUnknown,
-    SwapError,
-)
-from swapkit.core.models import Attempt, SwapResult
-from swapkit.core.plugins import installed_providers
+import click
 
-__all__ = ["main"]
+from swapkit.cli_batch import batch_command
+from swapkit.cli_jobs import jobs_group, ledger_group, ledger_options, ledger_path
+from swapkit.cli_options import parse_options, provider_options, show_retries
+
+__all__ = ["cli", "main", "run", "show_retries"]
+
+_STYLES = ("realistic", "cartoon")
+_QUALITIES = ("fast", "standard", "high", "max")
+_FORMATS = ("jpeg", "png", "webp")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    _show_retries()
+    """Run the command line; returns the exit code (never raises, never prints a traceback)."""
     try:
-        return int(args.run(args))
-    except (ConfigurationError, InvalidRequest, NoEligibleProvider) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SwapError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
+        code = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="swapkit",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return int(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
         return 130
-
-
-class _RetryLine(logging.Handler):
-    """Shows stamina's scheduled retries as one readable line each."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        fields = record.__dict__
-        print(
-            f"  retry      #{fields.get('stamina.retry_num')} in "
-            f"{fields.get('stamina.wait_for')} s after {fields.get('stamina.caused_by')}",
-            file=sys.stderr,
+    except Exception as exc:
+        from swapkit.core.errors import (
+            ConfigurationError,
+            InvalidRequest,
+            NoEligibleProvider,
+            SwapError,
         )
 
-
-def _show_retries() -> None:
-    logger = logging.getLogger("stamina")
-    if not any(isinstance(handler, _RetryLine) for handler in logger.handlers):
-        logger.addHandler(_RetryLine())
-        logger.propagate = False
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="swapkit", description="One face-swap API over several vendors."
-    )
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
-
-    swap = commands.add_parser("swap", help="swap the face from SOURCE into TARGET")
-    swap.add_argument("source", help="the face: a path, an http(s) URL or a data: URI")
-    swap.add_argument("target", help="the image that receives the face")
-    swap.add_argument("-o", "--output", required=True, type=Path, help="where to write the result")
-    swap.add_argument(
-        "-p",
-        "--provider",
-        action="append",
-        dest="providers",
-        metavar="NAME",
-        help="provider to use; repeat for a fallback order (default: every installed one)",
-    )
-    swap.add_argument(
-        "--strategy",
-        choices=["ordered", "cheapest", "fastest"],
-        default="ordered",
-        help="the order providers are tried in (default: the order given)",
-    )
-    swap.add_argument("--max-cost", type=float, metavar="USD", help="skip dearer providers")
-    swap.add_argument("--style", choices=["realistic", "cartoon"])
-    swap.add_argument("--quality", choices=["fast", "standard", "high", "max"])
-    swap.add_argument("--format", dest="output_format", choices=["jpeg", "png", "webp"])
-    swap.add_argument("--output-quality", type=int, metavar="10-100")
-    swap.add_argument("--prompt")
-    swap.add_argument("--face-index", type=int)
-    swap.add_argument("--deadline", type=float, metavar="SECONDS", help="end-to-end bound")
-    swap.add_argument(
-        "--idempotency-key", metavar="KEY", help="the same key never pays for the swap twice"
-    )
-    swap.add_argument(
-        "--submit",
-        action="store_true",
-        help="print the job id once a vendor accepted the swap, and return (then: jobs wait)",
-    )
-    add_ledger_options(swap)
-    swap.set_defaults(run=_swap)
-
-    providers = commands.add_parser("providers", help="list installed providers")
-    providers.set_defaults(run=_providers)
-
-    add_commands(commands)
-
-    sandbox = commands.add_parser("sandbox", help="the local vendor emulator")
-    sandbox_commands = sandbox.add_subparsers(required=True, metavar="COMMAND")
-    serve = sandbox_commands.add_parser("serve", help="serve the sandbox on loopback")
-    serve.add_argument("--host", default="127.0.0.1", help="a loopback address")
-    serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument(
-        "--job-seconds", type=float, default=2.0, help="how long async jobs take (seconds)"
-    )
-    serve.set_defaults(run=_sandbox_serve)
-
-    demo = commands.add_parser("demo", help="run swaps against the embedded sandbox")
-    demo.add_argument(
-        "-o", "--output-dir", type=Path, default=Path("swapkit-demo"), help="where to write images"
-    )
-    demo.add_argument(
-        "--job-seconds", type=float, default=1.0, help="how long the sandbox's async jobs take"
-    )
-    demo.set_defaults(run=_demo)
-    return parser
+        if not isinstance(exc, SwapError):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigurationError | InvalidRequest | NoEligibleProvider) else 1
+    return code if isinstance(code, int) else 0
 
 
-def _swap(args: argparse.Namespace) -> int:
-    fields: dict[str, Any] = {
-        name: getattr(args, name)
-        for name in (
-            "style",
-            "quality",
-            "output_format",
-            "output_quality",
-            "prompt",
-            "face_index",
-            "deadline",
-        )
-        if getattr(args, name) is not None
-    }
-    if args.max_cost is not None:
-        fields["max_cost_usd"] = args.max_cost
-    output: Path = args.output
-    problem = _unwritable(output)
+def run() -> None:
+    """The ``swapkit`` console script."""
+    sys.exit(main())
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("swapkit")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="swapkit", prog_name="swapkit", message="%(prog)s %(version)s")
+def cli() -> None:
+    """One face-swap API over several vendors."""
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("target", required=False)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="where to write it"
+)
+@provider_options
+@click.option("--template", metavar="ID", help="a vendor template receives the face (no TARGET)")
+@click.option("--max-cost", type=float, metavar="USD", help="skip dearer providers")
+@click.option("--style", type=click.Choice(_STYLES))
+@click.option("--quality", type=click.Choice(_QUALITIES))
+@click.option("--format", "output_format", type=click.Choice(_FORMATS))
+@click.option("--output-quality", type=int, metavar="10-100")
+@click.option("--prompt")
+@click.option("--face-index", type=int)
+@click.option("--deadline", type=float, metavar="SECONDS", help="end-to-end bound")
+@click.option(
+    "--option",
+    "vendor_options",
+    multiple=True,
+    metavar="PROVIDER.KEY=VALUE",
+    help="a vendor's own field, e.g. eventstation.gender=female (repeatable)",
+)
+@click.option("--webhook-url", metavar="URL", help="where the vendor reports the finished job")
+@click.option("--idempotency-key", metavar="KEY", help="the same key never pays twice")
+@click.option(
+    "--submit", is_flag=True, help="print the job id once a vendor accepted it, and return"
+)
+@click.option("--json", "as_json", is_flag=True, help="print the result as one JSON object")
+@ledger_options
+def swap(
+    source: str,
+    target: str | None,
+    output: Path,
+    providers: tuple[str, ...],
+    strategy: str,
+    template: str | None,
+    max_cost: float | None,
+    vendor_options: tuple[str, ...],
+    webhook_url: str | None,
+    idempotency_key: str | None,
+    submit: bool,
+    as_json: bool,
+    ledger: Path | None,
+    no_ledger: bool,
+    **fields: Any,
+) -> int:
+    """Swap the face from SOURCE into TARGET (or into a vendor --template)."""
+    from swapkit.cli_jobs import job_line
+    from swapkit.cli_output import rescue, unwritable
+    from swapkit.core.client import SwapClient
+    from swapkit.core.models import Template
+
+    if target is not None and template is not None:
+        raise click.UsageError("give a TARGET image or a --template ID, not both")
+    if target is None and template is None and fields.get("prompt") is None:
+        raise click.UsageError("give a TARGET image, a --template ID or a --prompt")
+    request: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
+    request["target"] = Template(template) if template is not None else target
+    if max_cost is not None:
+        request["max_cost_usd"] = max_cost
+    if vendor_options:
+        request["options"] = parse_options(vendor_options)
+    if webhook_url is not None:
+        request["webhook_url"] = webhook_url
+    problem = unwritable(output)
     if problem:  # found before anything is sent, or paid for
         print(f"error: cannot write the result to {str(output)!r}: {problem}", file=sys.stderr)
         return 2
-    ledger = ledger_of(args)
-    key = args.idempotency_key
-    with SwapClient(providers=args.providers, strategy=args.strategy, ledger=ledger) as client:
-        if args.submit:
-            job = client.submit(
-                source=args.source, target=args.target, idempotency_key=key, **fields
-            )
-            print(job_line(job.status()))
-            where = f" --ledger {ledger}" if ledger is not None else ""
+    show_retries()
+    path = ledger_path(ledger, no_ledger)
+    with SwapClient(providers=list(providers) or None, strategy=strategy, ledger=path) as client:
+        if submit:
+            job = client.submit(source=source, idempotency_key=idempotency_key, **request)
+            status = job.status()
+            if as_json:
+                print(json.dumps({"job_id": job.id, "state": status.state}))
+                return 0
+            print(job_line(status))
+            where = f" --ledger {path}" if path is not None else ""
             print(f"  collect it with: swapkit jobs wait {job.id} -o {output}{where}")
             return 0
-        result = client.swap(source=args.source, target=args.target, idempotency_key=key, **fields)
+        result = client.swap(source=source, idempotency_key=idempotency_key, **request)
     try:
         result.save(output)
     except OSError as exc:
-        rescued = _rescue(result)
+        rescued = rescue(result)
         print(
             f"error: the swap succeeded but {str(output)!r} could not be written "
             f"({exc.strerror or exc}); the image was saved as {str(rescued)!r} instead",
             file=sys.stderr,
         )
-        _print_result(result, rescued)
+        _show(result, rescued, as_json)
         return 3
-    _print_result(result, output)
+    _show(result, output, as_json)
     return 0
 
 
-def _unwritable(path: Path) -> str | None:
-    """Why a file cannot be written at `path` (checked before the swap), or None."""
-    if path.is_dir():
-        return "it is a directory; give a file name, e.g. -o out.png"
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        return f"the directory {str(parent)!r} does not exist; create it first"
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        return "permission denied; choose another place"
-    return None
+def _show(result: Any, path: Path, as_json: bool) -> None:
+    from swapkit.cli_output import print_result, result_json
+
+    if as_json:
+        print(json.dumps(result_json(result, path)))
+    else:
+        print_result(result, path)
 
 
-def _rescue(result: SwapResult) -> Path:
-    """Write a paid result somewhere it fits: the working directory, else the temp dir."""
-    name = f"swapkit-{result.swap_id or 'result'}.{result.extension}"
-    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
-        try:
-            return result.save(folder / name)
-        except OSError:
-            continue
-    raise SwapError(f"the swap succeeded but its image could not be written anywhere ({name})")
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object per provider")
+def providers(as_json: bool) -> int:
+    """The installed providers: capabilities, and the settings in effect (and their source)."""
+    from swapkit.core.errors import ConfigurationError
+    from swapkit.core.plugins import installed_providers
 
-
-def _print_result(result: SwapResult, path: Path) -> None:
-    print(f"wrote {path} ({result.media_type}, {result.width}x{result.height})")
-    print(f"  provider   {result.provider} (model {result.model or 'n/a'})")
-    print(f"  job        {result.job_id or 'n/a'}")
-    if result.processing_seconds is not None:
-        print(f"  vendor     {result.processing_seconds:.2f} s of processing")
-    print(f"  elapsed    {result.elapsed_seconds:.2f} s")
-    print(
-        f"  cost       {_dollars(result.cost_usd)} (the whole swap: {_dollars(result.spent_usd)})"
-    )
-    _print_attempts(result.attempts)
-
-
-def _print_attempts(attempts: Sequence[Attempt]) -> None:
-    for attempt in attempts:
-        if attempt.skipped:
-            print(f"  attempt    {attempt.provider}: {attempt.reason}")
-            continue
-        outcome = "ok" if attempt.error is None else f"{type(attempt.error).__name__}"
-        charged = {True: "charged", False: "not charged", None: "charge unknown"}[attempt.charged]
-        print(f"  attempt    {attempt.provider}: {outcome} ({attempt.reason}; {charged})")
-
-
-def _dollars(amount: float | None) -> str:
-    return "unknown" if amount is None else f"${amount:.3f}"
-
-
-def _providers(args: argparse.Namespace) -> int:
-    for index, (name, provider_class) in enumerate(installed_providers().items()):
+    rows = []
+    for name, provider_class in installed_providers().items():
         caps = provider_class.capabilities
         try:
             problem = provider_class().missing_configuration()
         except ConfigurationError as exc:
             problem = str(exc)
+        rows.append((name, provider_class, caps, problem, _effective_settings(provider_class)))
+    if as_json:
+        for name, provider_class, caps, problem, settings in rows:
+            print(
+                json.dumps(
+                    {
+                        "name": name,
+                        "display_name": provider_class.display_name,
+                        "configured": problem is None,
+                        "problem": problem,
+                        "price_usd": caps.default_price_usd,
+                        "settings": {
+                            key: {"value": value, "from": source}
+                            for key, (value, source) in settings.items()
+                        },
+                    }
+                )
+            )
+        return 0
+    for index, (name, provider_class, caps, problem, settings) in enumerate(rows):
         limit = f"{caps.max_image_bytes / 2**20:.0f} MB" if caps.max_image_bytes else "unknown"
         price = (
             "unknown (set price_usd)"
@@ -272,27 +251,81 @@ def _providers(args: argparse.Namespace) -> int:
         print(f"  face index  {'yes' if caps.face_index else 'no'}")
         print(f"  max image   {limit}")
         print(f"  list price  {price}")
+        print("  settings")
+        for key, (value, source) in settings.items():
+            print(f"    {key:<17} {value!s:<32} ({source})")
     return 0
 
 
-def _sandbox_serve(args: argparse.Namespace) -> int:
+def _effective_settings(provider_class: Any) -> dict[str, tuple[Any, str]]:
+    """Each setting's value in effect (secrets masked) and where it came from."""
+    from pydantic import SecretStr
+
+    from swapkit.core.settings import setting_sources
+
+    settings_class = provider_class.settings_class
+    values, sources = setting_sources(
+        settings_class, provider_class.name, {}, aliases=provider_class.env_aliases
+    )
+    shown: dict[str, tuple[Any, str]] = {}
+    for key, field in settings_class.model_fields.items():
+        value = values.get(key, field.default)
+        secret = field.annotation is not None and "SecretStr" in str(field.annotation)
+        if isinstance(value, SecretStr) or (secret and value):
+            value = "****"
+        shown[key] = (value, sources.get(key, "default"))
+    return shown
+
+
+@cli.command()
+@click.argument("provider")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object per template")
+def templates(provider: str, as_json: bool) -> int:
+    """The templates (scenes) PROVIDER offers, for ``swap SOURCE --template ID``."""
+    from swapkit.core.client import SwapClient
+
+    with SwapClient(providers=[provider]) as client:
+        found = client.list_templates(provider)
+    for template in found:
+        if as_json:
+            print(json.dumps({"id": template.id, "name": template.name, "provider": provider}))
+        else:
+            print(f"{template.id:<24} {template.name or ''}")
+    if not found and not as_json:
+        print(f"{provider} lists no templates")
+    return 0
+
+
+@cli.group()
+def sandbox() -> None:
+    """The local vendor emulator."""
+
+
+@sandbox.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="a loopback address")
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option(
+    "--job-seconds", type=float, default=2.0, show_default=True, help="how long async jobs take"
+)
+def serve(host: str, port: int, job_seconds: float) -> int:
+    """Serve the sandbox on loopback."""
     from swapkit.sandbox import Sandbox, serve_forever
 
     def ready(url: str) -> None:
         print(f"swapkit sandbox on {url}  (Ctrl-C to stop)")
-        for name, vendor in sandbox.vendors.items():
+        for name, vendor in emulator.vendors.items():
             keys = ", ".join(vendor.default_api_keys)
             print(f"  {name:<12} base_url={url}/{name}  key={keys}")
 
-    with Sandbox(job_seconds=args.job_seconds) as sandbox:
+    with Sandbox(job_seconds=job_seconds) as emulator:
         try:
-            serve_forever(args.host, args.port, sandbox=sandbox, ready=ready)
+            serve_forever(host, port, sandbox=emulator, ready=ready)
         except ValueError as exc:  # not a loopback address
             print(f"error: {exc}", file=sys.stderr)
             return 2
         except OSError as exc:
             print(
-                f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
+                f"error: cannot listen on {host}:{port} ({exc.strerror or exc}); "
                 "pick another --port, or stop what uses it",
                 file=sys.stderr,
             )
@@ -300,129 +333,34 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from swapkit.sandbox import Fault, Sandbox
+@cli.command()
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(path_type=Path),
+    default=Path("swapkit-demo"),
+    show_default=True,
+    help="where to write images",
+)
+@click.option(
+    "--job-seconds",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="how long the sandbox's async jobs take",
+)
+def demo(output_dir: Path, job_seconds: float) -> int:
+    """Run swaps against the embedded sandbox."""
+    from swapkit.cli_demo import run_demo
 
-    out: Path = args.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    face, scene = _demo_images()
-    (out / "face.png").write_bytes(face)
-    (out / "scene.png").write_bytes(scene)
-    with Sandbox(job_seconds=args.job_seconds) as sandbox, sandbox.serve() as server:
-        settings = {"api_key": "prsp-sandbox", "base_url": server.base_url("prospolabs")}
-        print(f"sandbox running at {server.url}; prospolabs points at it\n")
-        with SwapClient(providers={"prospolabs": settings}) as client:
-            print("1. a realistic swap on the blocking endpoint")
-            result = client.swap(source=out / "face.png", target=out / "scene.png")
-            _print_result(result, result.save(out / f"realistic.{result.extension}"))
-
-            print("\n2. a cartoon swap on the async endpoint (long deadline), polled to the end")
-            result = client.swap(
-                source=out / "face.png",
-                target=out / "scene.png",
-                style="cartoon",
-                output_format="png",
-                deadline=600,
-            )
-            _print_result(result, result.save(out / f"cartoon.{result.extension}"))
-
-            print("\n3. the vendor answers 503 once; swapkit retries the refunded failure")
-            sandbox.faults.add(Fault(provider="prospolabs", status=503, times=1))
-            result = client.swap(source=out / "face.png", target=out / "scene.png", quality="fast")
-            _print_result(result, result.save(out / f"fast.{result.extension}"))
-
-            print("\n4. a flat grey 'face': the vendor finds no face, and says so")
-            try:
-                client.swap(source=_flat_image(), target=out / "scene.png")
-            except SwapError as exc:
-                print(f"  {type(exc).__name__}: {exc}")
-
-        acedata = {"api_key": "acedata-sandbox", "base_url": server.base_url("acedata")}
-        with SwapClient(providers={"acedata": acedata}) as client:
-            print("\n5. AceDataCloud takes URLs only: the local images are uploaded first")
-            result = client.swap(source=out / "face.png", target=out / "scene.png")
-            uploads = sum("/files/upload" in r.path for r in sandbox.requests)
-            print(f"  uploaded   {uploads} images to the vendor's /files/upload")
-            _print_result(result, result.save(out / f"acedata.{result.extension}"))
-
-        eventstation = {"api_key": "es-sandbox", "base_url": server.base_url("eventstation")}
-        with SwapClient(providers={"eventstation": eventstation}) as client:
-            print("\n6. EventStation puts the face into one of its own templates")
-            templates = client.list_templates("eventstation")
-            print("  templates  " + ", ".join(f"{t.id} {t.name}" for t in templates))
-            result = client.swap(
-                source=out / "face.png",
-                target=templates[0],
-                options={"eventstation": {"gender": "female", "ratio": "square"}},
-            )
-            _print_result(result, result.save(out / f"template.{result.extension}"))
-
-        deepswapai = {"api_key": "ds-sandbox", "base_url": server.base_url("deepswapai")}
-        both = {"prospolabs": settings, "deepswapai": deepswapai}
-        with SwapClient(providers=both) as client:
-            print("\n7. Prospolabs is down (503 on every try); the swap fails over to DeepSwapAI")
-            sandbox.faults.add(Fault(provider="prospolabs", status=503, times=10))
-            result = client.swap(source=out / "face.png", target=out / "scene.png")
-            _print_result(result, result.save(out / f"failover.{result.extension}"))
-            sandbox.faults.clear()
-
-            print(
-                "\n8. the connection drops after Prospolabs took the swap: the outcome is "
-                "unknown, so\n   swapkit does not buy the same swap again from DeepSwapAI"
-            )
-            sandbox.faults.add(
-                Fault(provider="prospolabs", kind="drop", after_processing=True, times=1)
-            )
-            try:
-                client.swap(source=out / "face.png", target=out / "scene.png")
-            except OutcomeUnknown as exc:
-                print(f"  {type(exc).__name__}: {exc.message}")
-                print(f"  spent      {_dollars(exc.spent_usd)} at most")
-                _print_attempts(exc.attempts)
-
-        priced = {
-            "prospolabs": {**settings, "price_usd": 0.05},
-            "deepswapai": {**deepswapai, "price_usd": 0.01},
-            "acedata": {**acedata, "price_usd": 0.02},
-        }
-        with SwapClient(providers=priced, strategy="cheapest") as client:
-            print("\n9. cost routing: the cheapest vendor first, under a budget of $0.03")
-            result = client.swap(
-                source=out / "face.png", target=out / "scene.png", max_cost_usd=0.03
-            )
-            _print_result(result, result.save(out / f"cheapest.{result.extension}"))
-    return 0
+    show_retries()
+    return run_demo(output_dir, job_seconds)
 
 
-def _demo_images() -> tuple[bytes, bytes]:
-    from PIL import Image, ImageDraw
-
-    face = Image.new("RGB", (256, 256), (245, 222, 179))
-    draw = ImageDraw.Draw(face)
-    draw.ellipse((48, 32, 208, 224), fill=(255, 205, 160), outline=(120, 80, 40), width=4)
-    draw.ellipse((90, 100, 110, 120), fill=(40, 40, 40))
-    draw.ellipse((146, 100, 166, 120), fill=(40, 40, 40))
-    draw.arc((92, 140, 164, 190), start=10, end=170, fill=(160, 40, 40), width=5)
-    scene = Image.new("RGB", (512, 384), (90, 150, 210))
-    draw = ImageDraw.Draw(scene)
-    draw.rectangle((0, 280, 512, 384), fill=(70, 160, 80))
-    draw.ellipse((380, 30, 460, 110), fill=(250, 220, 60))
-    draw.rectangle((200, 150, 312, 300), fill=(200, 60, 60))
-    draw.ellipse((206, 60, 306, 160), fill=(240, 200, 170))
-    return _png(face), _png(scene)
-
-
-def _flat_image() -> bytes:
-    from PIL import Image
-
-    return _png(Image.new("RGB", (128, 128), (128, 128, 128)))
-
-
-def _png(image: Any) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+cli.add_command(batch_command)
+cli.add_command(jobs_group)
+cli.add_command(ledger_group)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -8,23 +8,31 @@ up, waited for and never paid twice; ``--no-ledger`` turns it off for one comman
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import platformdirs
+import click
 
-from swapkit.core.client import SwapClient
-from swapkit.core.errors import ConfigurationError
-from swapkit.core.jobs import JobStatus
+if TYPE_CHECKING:
+    from swapkit.core.client import SwapClient
+    from swapkit.core.jobs import JobStatus
 
-__all__ = ["add_commands", "add_ledger_options", "ledger_of", "parse_age"]
+__all__ = [
+    "default_ledger",
+    "job_line",
+    "jobs_group",
+    "ledger_group",
+    "ledger_options",
+    "ledger_path",
+    "parse_age",
+]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_STATES = ("queued", "running", "succeeded", "failed", "unknown")
 
 
 def default_ledger() -> Path:
@@ -32,27 +40,34 @@ def default_ledger() -> Path:
     configured = os.environ.get("SWAPKIT_LEDGER")
     if configured:
         return Path(configured)
+    import platformdirs
+
     return Path(platformdirs.user_data_dir("swapkit")) / "ledger.db"
 
 
-def add_ledger_options(parser: argparse.ArgumentParser) -> None:
+def ledger_options(command: Any) -> Any:
     """``--ledger PATH`` and ``--no-ledger``."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--ledger", type=Path, help="the ledger file (default: SWAPKIT_LEDGER or the data dir)"
-    )
-    group.add_argument("--no-ledger", action="store_true", help="keep no record of this swap")
+    command = click.option("--no-ledger", is_flag=True, help="keep no record of this work")(command)
+    return click.option(
+        "--ledger",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="the ledger file (default: SWAPKIT_LEDGER or the data dir)",
+    )(command)
 
 
-def ledger_of(args: argparse.Namespace) -> Path | None:
+def ledger_path(ledger: Path | None, no_ledger: bool) -> Path | None:
     """The ledger a command uses (None with ``--no-ledger``)."""
-    if getattr(args, "no_ledger", False):
+    if no_ledger and ledger is not None:
+        raise click.UsageError("--ledger and --no-ledger cannot be used together")
+    if no_ledger:
         return None
-    return getattr(args, "ledger", None) or default_ledger()
+    return ledger or default_ledger()
 
 
 def parse_age(text: str) -> float:
     """Seconds in ``90s``, ``30m``, ``12h``, ``7d`` or ``2w``; `ConfigurationError` otherwise."""
+    from swapkit.core.errors import ConfigurationError
+
     found = re.fullmatch(r"(\d{1,6})([smhdw])", text.strip())
     if found is None:
         raise ConfigurationError(
@@ -61,46 +76,33 @@ def parse_age(text: str) -> float:
     return int(found[1]) * _UNITS[found[2]]
 
 
-def add_commands(commands: Any) -> None:
-    """Register ``jobs`` and ``ledger`` on the CLI's sub-command parser."""
-    jobs = commands.add_parser("jobs", help="recent jobs in the ledger; show one; wait for one")
-    add_ledger_options(jobs)
-    jobs.add_argument("--state", choices=["queued", "running", "succeeded", "failed", "unknown"])
-    jobs.add_argument("--limit", type=int, default=20)
-    jobs.set_defaults(run=_list)
-    actions = jobs.add_subparsers(metavar="ACTION")
-    show = actions.add_parser("show", help="one job and every attempt it made")
-    show.add_argument("job_id")
-    add_ledger_options(show)
-    show.set_defaults(run=_show)
-    wait = actions.add_parser("wait", help="wait for a job and write its result")
-    wait.add_argument("job_id", help="a job id, or a job token")
-    wait.add_argument("-o", "--output", type=Path, required=True)
-    wait.add_argument("-p", "--provider", action="append", dest="providers", metavar="NAME")
-    wait.add_argument("--timeout", type=float, metavar="SECONDS")
-    add_ledger_options(wait)
-    wait.set_defaults(run=_wait)
+def _client(ledger: Path | None, no_ledger: bool, providers: Any = "any") -> SwapClient:
+    """A client on the ledger; reading it needs no vendor, so by default any one provider."""
+    from swapkit.core.client import SwapClient
+    from swapkit.core.errors import ConfigurationError
 
-    ledger = commands.add_parser("ledger", help="the ledger file")
-    ledger_actions = ledger.add_subparsers(required=True, metavar="ACTION")
-    purge = ledger_actions.add_parser("purge", help="forget finished jobs older than an age")
-    purge.add_argument("--older-than", required=True, metavar="AGE", help="like 7d, 12h, 30m")
-    add_ledger_options(purge)
-    purge.set_defaults(run=_purge)
-
-
-def _client(args: argparse.Namespace, providers: Any = None) -> SwapClient:
-    path = ledger_of(args)
+    path = ledger_path(ledger, no_ledger)
     if path is None:
         raise ConfigurationError("this command reads the ledger; drop --no-ledger")
-    return SwapClient(providers=providers, ledger=path)
+    return SwapClient(providers=_any_provider() if providers == "any" else providers, ledger=path)
 
 
-def _list(args: argparse.Namespace) -> int:
-    with _client(args, providers=_any_provider()) as client:
-        statuses = client.jobs(state=args.state, limit=args.limit)
+@click.group("jobs", invoke_without_command=True)
+@click.option("--state", type=click.Choice(_STATES))
+@click.option("--limit", type=int, default=20, show_default=True)
+@ledger_options
+@click.pass_context
+def jobs_group(
+    ctx: click.Context, state: str | None, limit: int, ledger: Path | None, no_ledger: bool
+) -> int:
+    """Recent jobs in the ledger; ``show`` one; ``wait`` for one."""
+    ctx.obj = {"ledger": ledger, "no_ledger": no_ledger}
+    if ctx.invoked_subcommand is not None:
+        return 0
+    with _client(ledger, no_ledger) as client:
+        statuses = client.jobs(state=state, limit=limit)
     if not statuses:
-        print("no jobs" + (f" {args.state}" if args.state else "") + " in the ledger")
+        print("no jobs" + (f" {state}" if state else "") + " in the ledger")
         return 0
     print(f"{'job':<37} {'state':<10} {'provider':<13} {'spent':>9}  updated")
     for status in statuses:
@@ -111,9 +113,21 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(args: argparse.Namespace) -> int:
-    with _client(args, providers=_any_provider()) as client:
-        status = client.job(args.job_id).status()
+def _inherited(
+    ctx: click.Context, ledger: Path | None, no_ledger: bool
+) -> tuple[Path | None, bool]:
+    parent = ctx.obj or {}
+    return ledger or parent.get("ledger"), no_ledger or bool(parent.get("no_ledger"))
+
+
+@jobs_group.command("show")
+@click.argument("job_id")
+@ledger_options
+@click.pass_context
+def show(ctx: click.Context, job_id: str, ledger: Path | None, no_ledger: bool) -> int:
+    """One job and every attempt it made."""
+    with _client(*_inherited(ctx, ledger, no_ledger)) as client:
+        status = client.job(job_id).status()
     print(f"job        {status.id}")
     print(f"state      {status.state}")
     print(f"provider   {status.provider or '-'} (vendor job {status.vendor_job_id or '-'})")
@@ -132,24 +146,50 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait(args: argparse.Namespace) -> int:
-    with _client(args, providers=args.providers) as client:
-        result = client.job(args.job_id).wait(timeout=args.timeout)
-    result.save(args.output)
-    print(f"wrote {args.output} ({result.media_type}, {result.width}x{result.height})")
+@jobs_group.command("wait")
+@click.argument("job_id")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option("-p", "--provider", "providers", multiple=True, metavar="NAME")
+@click.option("--timeout", type=float, metavar="SECONDS")
+@ledger_options
+@click.pass_context
+def wait(
+    ctx: click.Context,
+    job_id: str,
+    output: Path,
+    providers: tuple[str, ...],
+    timeout: float | None,
+    ledger: Path | None,
+    no_ledger: bool,
+) -> int:
+    """Wait for a job (by id or token) and write its result."""
+    from swapkit.cli_options import show_retries
+
+    show_retries()
+    with _client(*_inherited(ctx, ledger, no_ledger), providers=list(providers) or None) as client:
+        result = client.job(job_id).wait(timeout=timeout)
+    result.save(output)
+    print(f"wrote {output} ({result.media_type}, {result.width}x{result.height})")
     print(f"  job        {result.swap_id}")
     print(f"  provider   {result.provider}")
     print(f"  spent      {_money(result.spent_usd)}")
     return 0
 
 
-def _purge(args: argparse.Namespace) -> int:
-    age = parse_age(args.older_than)
-    with _client(args, providers=_any_provider()) as client:
+@click.group("ledger")
+def ledger_group() -> None:
+    """The ledger file."""
+
+
+@ledger_group.command("purge")
+@click.option("--older-than", required=True, metavar="AGE", help="like 7d, 12h, 30m")
+@ledger_options
+def purge(older_than: str, ledger: Path | None, no_ledger: bool) -> int:
+    """Forget finished jobs older than an age."""
+    age = parse_age(older_than)
+    with _client(ledger, no_ledger) as client:
         removed = client.ledger.purge(time.time() - age)
-    print(
-        f"forgot {removed} finished job{'s' if removed != 1 else ''} older than {args.older_than}"
-    )
+    print(f"forgot {removed} finished job{'s' if removed != 1 else ''} older than {older_than}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from swapkit.core.errors import (
     AllProvidersFailed,
     AuthenticationError,
+    BatchBudgetReached,
     ConfigurationError,
     ContentRefused,
     IdempotencyConflict,
@@ -32,6 +33,7 @@ from swapkit.core.errors import (
 __all__ = [
     "AllProvidersFailed",
     "AuthenticationError",
+    "BatchBudgetReached",
     "ConfigurationError",
     "ContentRefused",
     "IdempotencyConflict",

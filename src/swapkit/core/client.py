@@ -14,7 +14,7 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -25,6 +25,14 @@ import pluggy
 from pydantic import ValidationError
 from typing_extensions import Self
 
+from swapkit.core.batch import (
+    BatchItem,
+    BatchProgress,
+    BatchRequests,
+    BatchState,
+    run_batch,
+    run_batch_async,
+)
 from swapkit.core.breaker import CircuitBreaker
 from swapkit.core.clock import Clock, SystemClock
 from swapkit.core.errors import ConfigurationError, InvalidRequest, LocalFailure, SwapError
@@ -263,6 +271,7 @@ class _BaseClient:
         """Record a swap's milestone durably, then tell the observers."""
         record = self._store.get(step.swap_id)
         now = time.time()
+        events = self._router.events
         if isinstance(step, Submitting):
             if record is not None:
                 self._store.save(
@@ -277,6 +286,8 @@ class _BaseClient:
                         updated_at=now,
                     )
                 )
+            if events is not None:
+                events.job_changed(step.swap_id, "submitting", step.provider, None)
             return
         if record is not None:
             self._store.save(
@@ -290,13 +301,48 @@ class _BaseClient:
                     updated_at=now,
                 )
             )
-        if self._router.events is not None:
-            self._router.events.job_accepted(step.provider, step.job_id, step.model, step.swap_id)
+        if events is not None:
+            events.job_changed(step.swap_id, "running", step.provider, step.job_id)
+            events.job_accepted(step.provider, step.job_id, step.model, step.swap_id)
 
     def _backoff(self, step: Backoff) -> bool:
         """Report a scheduled retry; whether its wait is to be waited."""
-        announce(step.what, step.retry, step.seconds, step.waited, step.error)
+        announce(
+            step.what,
+            step.retry,
+            step.seconds,
+            step.waited,
+            step.error,
+            provider=step.provider,
+            swap_id=step.swap_id,
+        )
         return waits()
+
+    def _batch(
+        self,
+        requests: BatchRequests,
+        concurrency: int,
+        max_total_usd: float | None,
+        name: str | None,
+        on_progress: Callable[[BatchProgress], None] | None,
+    ) -> BatchState:
+        def build(fields: Any) -> SwapRequest:
+            if not isinstance(fields, Mapping):
+                raise InvalidRequest(
+                    f"a batch item must be a SwapRequest or a mapping of its fields, not "
+                    f"{type(fields).__name__}"
+                )
+            return _build_request(None, fields)
+
+        return BatchState(
+            requests,
+            build=build,
+            store=self._store,
+            concurrency=concurrency,
+            max_total_usd=max_total_usd,
+            name=name,
+            on_progress=on_progress,
+        )
 
     def _closed(self, step: Send) -> LocalFailure:
         return LocalFailure(
@@ -393,6 +439,28 @@ class SwapClient(_BaseClient):
         if isinstance(outcome, SwapResult):
             return SwapJob(self, outcome.swap_id or "", result=outcome)
         return SwapJob(self, outcome.id)
+
+    def batch(
+        self,
+        requests: BatchRequests,
+        /,
+        *,
+        concurrency: int = 8,
+        max_total_usd: float | None = None,
+        name: str | None = None,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+    ) -> Iterator[BatchItem]:
+        """Run many swaps, `concurrency` at a time, yielding each item's `BatchItem` as it
+        finishes (see `swapkit.core.batch`).
+
+        `requests` are `SwapRequest`s or mappings of their fields, or a mapping from each
+        item's key to one.  One item failing never stops the others.  `max_total_usd` caps
+        the whole batch's spend: once reached, nothing new is sent.  `name` (with a ledger)
+        makes the batch resumable: run it again and finished items are not paid again.
+        `on_progress` receives a `BatchProgress` after every change (from the pool's threads).
+        """
+        state = self._batch(requests, concurrency, max_total_usd, name, on_progress)
+        return run_batch(state, self.swap)
 
     def job(self, job: str) -> SwapJob:
         """A handle on a job, from its id (recorded in this client's ledger) or its token."""
@@ -553,6 +621,21 @@ class AsyncSwapClient(_BaseClient):
         if isinstance(outcome, SwapResult):
             return AsyncSwapJob(self, outcome.swap_id or "", result=outcome)
         return AsyncSwapJob(self, outcome.id)
+
+    def batch(
+        self,
+        requests: BatchRequests,
+        /,
+        *,
+        concurrency: int = 8,
+        max_total_usd: float | None = None,
+        name: str | None = None,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+    ) -> AsyncIterator[BatchItem]:
+        """Run many swaps as asyncio tasks; ``async for item in client.batch(...)``.  See
+        `SwapClient.batch`."""
+        state = self._batch(requests, concurrency, max_total_usd, name, on_progress)
+        return run_batch_async(state, self.swap)
 
     def job(self, job: str) -> AsyncSwapJob:
         """A handle on a job; see `SwapClient.job`."""

@@ -27,7 +27,8 @@ Every exception swapkit raises on purpose derives from `SwapError`::
     ├── NoEligibleProvider            no configured provider can take the request; says why for each
     ├── AllProvidersFailed            every eligible provider failed; carries every attempt
     ├── JobStillRunning               a bounded wait for a job ended; the job goes on
-    └── IdempotencyConflict           an idempotency key was already used for another request
+    ├── IdempotencyConflict           an idempotency key was already used for another request
+    └── BatchBudgetReached            a batch item was not sent: the batch's money cap was reached
 
 Design notes:
 
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AllProvidersFailed",
     "AuthenticationError",
+    "BatchBudgetReached",
     "ConfigurationError",
     "ContentRefused",
     "IdempotencyConflict",
@@ -311,6 +313,11 @@ class IdempotencyConflict(SwapError):
     def __init__(self, message: str, *, job_id: str) -> None:
         super().__init__(message)
         self.job_id = job_id
+
+
+class BatchBudgetReached(SwapError):
+    """A batch item was not sent: the batch's `max_total_usd` had been reached (nothing was
+    spent on it; run the batch again with a higher cap to do it)."""
 
 
 _STATUS_TABLE: dict[int, type[ProviderError]] = {

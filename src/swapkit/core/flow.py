@@ -106,6 +106,8 @@ class Send:
     parse: Callable[[httpx.Response], Any] | None = None
     #: The provider's declared typical latency (seconds), if any.
     typical_latency: float | None = None
+    #: The swap this exchange belongs to (for logs).
+    swap_id: str | None = None
 
     def ready(self) -> httpx.Request:
         """The request, its HTTP timeout set to what the deadline leaves (for each try)."""
@@ -145,13 +147,15 @@ class Sleep:
 class Backoff(Sleep):
     """Wait `seconds` before sending again the exchange that failed with `error` (the
     `retry`-th retry).  Waited on the client's clock, like `Sleep`; skipped (not waited) while
-    ``stamina.set_testing`` is on, and reported to stamina's retry hooks."""
+    ``stamina.set_testing`` is on, and reported to the ``swapkit`` log and stamina's hooks."""
 
     error: Exception = dataclasses.field(default_factory=Exception)
     retry: int = 1
     waited: float = 0.0
     #: What is retried, for logs: the provider and the phase.
     what: str = ""
+    provider: str = ""
+    swap_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,7 +233,15 @@ def exchange(step: Send) -> Generator[Step, Any, Any]:
                 raise
             retries += 1
             what = f"swapkit {step.provider} {step.phase}"
-            yield Backoff(float(wait), error=exc, retry=retries, waited=waited, what=what)
+            yield Backoff(
+                float(wait),
+                error=exc,
+                retry=retries,
+                waited=waited,
+                what=what,
+                provider=step.provider,
+                swap_id=step.swap_id,
+            )
             waited += float(wait)
 
 
@@ -363,6 +375,7 @@ class Run:
             retries=self.policy.read_retries if reads else self.retries,
             parse=parse,
             typical_latency=self.provider.capabilities.typical_latency_seconds,
+            swap_id=self.swap_id,
         )
 
     def accepted(self, outcome: Outcome) -> Accepted:

@@ -142,14 +142,34 @@ def job_flow(
                 "another request (other images or output fields); use a new key for a new swap",
                 job_id=held.id,
             )
-        return (yield from settle_flow(ctx, held.id, prepared=prepared, detach=detach))
+        flow = settle_flow(ctx, held.id, prepared=prepared, detach=detach)
+        return (yield from _observed(ctx, held.id, flow))
     if mode == "reuse":
         hit = _cached(ctx, key)
         if hit is not None:
-            _save(store, held, state="succeeded", result=result_record(hit), spent_usd=0.0)
+            _save(ctx, held, state="succeeded", result=result_record(hit), spent_usd=0.0)
             hit = dataclasses.replace(hit, swap_id=held.id)
             return _stored(store, held.id) if detach else hit
-    return (yield from _run(ctx, held, prepared, detach, mode, fresh=True))
+    flow = _run(ctx, held, prepared, detach, mode, fresh=True)
+    return (yield from _observed(ctx, held.id, flow))
+
+
+def _observed(
+    ctx: JobContext, swap_id: str, flow: Generator[Step, Any, SwapResult | JobRecord]
+) -> Generator[Step, Any, SwapResult | JobRecord]:
+    """`flow`, told to the observers: `swap_started`, then `swap_finished` with its result or
+    error (neither, when `submit()` hands the accepted job off)."""
+    events = ctx.router.events
+    if events is None:
+        return (yield from flow)
+    events.swap_started(swap_id)
+    try:
+        outcome = yield from flow
+    except SwapError as exc:
+        events.swap_finished(swap_id, None, exc)
+        raise
+    events.swap_finished(swap_id, outcome if isinstance(outcome, SwapResult) else None, None)
+    return outcome
 
 
 def _finish_fields(prepared: PreparedSwap) -> dict[str, Any]:
@@ -201,12 +221,12 @@ def _run(
     try:
         outcome = yield from flow
     except SwapError as exc:
-        _ended(ctx.store, record.id, exc)
+        _ended(ctx, record.id, exc)
         raise
     if isinstance(outcome, Submitted):
         current = _stored(ctx.store, record.id)
         _save(
-            ctx.store,
+            ctx,
             current,
             attempts=[attempt_record(a) for a in outcome.attempts],
             spent_usd=outcome.spent_usd,
@@ -288,13 +308,13 @@ def _orphan(
         error = SwapError(
             f"job {record.id} was never sent: the process running it stopped first; submit it again"
         )
-        _ended(store, record.id, error, state="failed")
+        _ended(ctx, record.id, error, state="failed")
         raise _with_attempts(error, record)
     # it died between "about to submit" and the vendor's answer: never sent again
     if not store.take_over(record.id, record.owner, me):
         return None
     taken = _stored(store, record.id)
-    _save(store, taken, state="unknown")
+    _save(ctx, taken, state="unknown")
     raise _with_attempts(unknown_from_record(taken), taken)
 
 
@@ -323,10 +343,10 @@ def _resume(
                 job_id=record.id,
                 status=JobStatus.of(record),
             ) from None
-        _ended(ctx.store, record.id, exc)
+        _ended(ctx, record.id, exc)
         raise _with_attempts(exc, record) from None
     except SwapError as exc:
-        _ended(ctx.store, record.id, exc)
+        _ended(ctx, record.id, exc)
         raise _with_attempts(exc, record) from None
     attempts = tuple(attempt_from_record(a) for a in record.attempts)
     result = dataclasses.replace(
@@ -468,8 +488,12 @@ def _stored(store: JobStore, job_id: str) -> JobRecord:
     return record
 
 
-def _save(store: JobStore, record: JobRecord, **changes: Any) -> None:
-    store.save(dataclasses.replace(record, updated_at=time.time(), **changes))
+def _save(ctx: JobContext, record: JobRecord, **changes: Any) -> None:
+    """Store `record` with `changes`; a change of state is told to the observers and logged."""
+    saved = dataclasses.replace(record, updated_at=time.time(), **changes)
+    ctx.store.save(saved)
+    if saved.state != record.state and ctx.router.events is not None:
+        ctx.router.events.job_changed(saved.id, saved.state, saved.provider, saved.vendor_job_id)
 
 
 def _succeeded(ctx: JobContext, job_id: str, result: SwapResult, mode: CacheMode | None) -> None:
@@ -480,7 +504,7 @@ def _succeeded(ctx: JobContext, job_id: str, result: SwapResult, mode: CacheMode
         if path is not None:
             metadata["cache_path"] = path
     _save(
-        ctx.store,
+        ctx,
         record,
         state="succeeded",
         provider=result.provider,
@@ -493,18 +517,18 @@ def _succeeded(ctx: JobContext, job_id: str, result: SwapResult, mode: CacheMode
     )
 
 
-def _ended(store: JobStore, job_id: str, error: SwapError, *, state: str | None = None) -> None:
+def _ended(ctx: JobContext, job_id: str, error: SwapError, *, state: str | None = None) -> None:
     """Record the error a job ended with (an unknown outcome as ``unknown``)."""
     from swapkit.core.errors import OutcomeUnknown
 
-    record = store.get(job_id)
+    record = ctx.store.get(job_id)
     if record is None:
         return
     attempts = [attempt_record(a) for a in error.attempts] or record.attempts
     final = state or ("unknown" if isinstance(error, OutcomeUnknown) else "failed")
     provider = error.provider if isinstance(error, ProviderError) else None
     _save(
-        store,
+        ctx,
         record,
         state=final,
         provider=record.provider or provider,

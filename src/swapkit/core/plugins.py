@@ -19,9 +19,11 @@ import pluggy
 
 from swapkit.core import hookspecs
 from swapkit.core.errors import ConfigurationError
+from swapkit.core.logs import log_attempt, log_breaker, log_failover, log_job, log_swap
 from swapkit.providers import BUILTIN_PLUGINS
 
 if TYPE_CHECKING:
+    from swapkit.core.models import Attempt
     from swapkit.core.provider import Provider
     from swapkit.core.uploads import Uploader
 
@@ -135,19 +137,47 @@ class Events:
                 except Exception:
                     _log.exception("swapkit observer %s.%s failed", impl.plugin_name, name)
 
-    def attempt_started(self, provider: str, model: str | None, reason: str) -> None:
-        self._emit("attempt_started", provider=provider, model=model, reason=reason)
+    def swap_started(self, swap_id: str) -> None:
+        self._emit("swap_started", swap_id=swap_id)
 
-    def attempt_finished(self, attempt: object) -> None:
-        self._emit("attempt_finished", attempt=attempt)
+    def swap_finished(self, swap_id: str, result: object, error: object) -> None:
+        log_swap(swap_id, result, error)
+        self._emit("swap_finished", swap_id=swap_id, result=result, error=error)
+
+    def attempt_started(
+        self, provider: str, model: str | None, reason: str, swap_id: str = ""
+    ) -> None:
+        self._emit(
+            "attempt_started", provider=provider, model=model, reason=reason, swap_id=swap_id
+        )
+
+    def attempt_finished(self, attempt: Attempt, swap_id: str = "") -> None:
+        log_attempt(attempt, swap_id or None)
+        self._emit("attempt_finished", attempt=attempt, swap_id=swap_id)
 
     def job_accepted(
         self, provider: str, job_id: str | None, model: str | None, swap_id: str
     ) -> None:
         self._emit("job_accepted", provider=provider, job_id=job_id, model=model, swap_id=swap_id)
 
-    def failover(self, from_provider: str, to_provider: str, error: object) -> None:
-        self._emit("failover", from_provider=from_provider, to_provider=to_provider, error=error)
+    def job_changed(
+        self, swap_id: str, state: str, provider: str | None, job_id: str | None
+    ) -> None:
+        log_job(swap_id, state, provider, job_id)
+        self._emit("job_changed", swap_id=swap_id, state=state, provider=provider, job_id=job_id)
+
+    def failover(
+        self, from_provider: str, to_provider: str, error: object, swap_id: str = ""
+    ) -> None:
+        log_failover(from_provider, to_provider, error, swap_id or None)
+        self._emit(
+            "failover",
+            from_provider=from_provider,
+            to_provider=to_provider,
+            error=error,
+            swap_id=swap_id,
+        )
 
     def breaker_changed(self, provider: str, old: str, new: str) -> None:
+        log_breaker(provider, old, new)
         self._emit("breaker_changed", provider=provider, old=old, new=new)

@@ -16,9 +16,11 @@ the swap's `FailoverPolicy` (`swapkit.core.policy`), which holds every rule and 
   another provider remains); reads of an accepted job spend no attempts and are bounded by
   the deadline alone.
 
-stamina stays the application's switchboard for retries: every scheduled retry is reported to
-stamina's retry hooks (`announce`: its logging, structlog and Prometheus integrations, or the
-application's own), and while ``stamina.set_testing(True, attempts=N)`` is on the waits are
+stamina stays the application's switchboard for retries: every scheduled retry is logged as a
+``retry`` record on the ``swapkit`` logger (`swapkit.core.logs`) and reported to stamina's other
+retry hooks (`announce`: its Prometheus integration, or the application's own; not its logging
+and structlog hooks, whose bare lines would break an application's output), and while
+``stamina.set_testing(True, attempts=N)`` is on the waits are
 skipped, as stamina's own are, and an upload or submit is tried at most N times.  Reads of an
 accepted job are not capped by it: a job that was paid for is never abandoned because a test
 asked for fewer tries (the deadline and `FailoverPolicy.read_retries` still bound them).
@@ -39,6 +41,7 @@ import stamina
 from stamina.instrumentation import RetryDetails, get_on_retry_hooks
 
 from swapkit.core.errors import RateLimited
+from swapkit.core.logs import log_retry
 
 if TYPE_CHECKING:
     from swapkit.core.policy import FailoverPolicy, Phase
@@ -46,6 +49,11 @@ if TYPE_CHECKING:
 __all__ = ["Budget", "announce", "parse_retry_after", "retry_hook", "waits"]
 
 _log = logging.getLogger("swapkit")
+
+#: stamina's own log hooks, left out: swapkit logs each retry itself.
+_STAMINA_LOGGERS = frozenset(
+    {"stamina.instrumentation._logging", "stamina.instrumentation._structlog"}
+)
 
 #: Epoch values above this are absolute times; below it, seconds to wait.
 _EPOCH_THRESHOLD = 1_000_000_000
@@ -168,8 +176,20 @@ def waits() -> bool:
     return not stamina.is_testing()
 
 
-def announce(what: str, retry: int, wait: float, waited: float, error: Exception) -> None:
-    """Report a scheduled retry to stamina's retry hooks; a failing hook is not our failure."""
+def announce(
+    what: str,
+    retry: int,
+    wait: float,
+    waited: float,
+    error: Exception,
+    *,
+    provider: str = "",
+    swap_id: str | None = None,
+) -> None:
+    """Report a scheduled retry: a ``retry`` record on the ``swapkit`` log, and stamina's retry
+    hooks except its logging and structlog ones (the swapkit record replaces their bare
+    ``stamina.retry_scheduled`` line).  A failing hook is not our failure."""
+    log_retry(what, retry, wait, error, swap_id, provider)
     details = RetryDetails(
         name=what,
         args=(),
@@ -180,6 +200,8 @@ def announce(what: str, retry: int, wait: float, waited: float, error: Exception
         caused_by=error,
     )
     for hook in get_on_retry_hooks():
+        if getattr(hook, "__module__", "") in _STAMINA_LOGGERS:
+            continue
         try:
             result = hook(details)
             if isinstance(result, contextlib.AbstractContextManager):

@@ -209,7 +209,7 @@ class _Swap:
         if not attempt.skipped:
             self.tried.append(attempt)
         if self.router.events is not None:
-            self.router.events.attempt_finished(attempt)
+            self.router.events.attempt_finished(attempt, self.swap_id)
 
     def skip(self, provider: Provider, why: str) -> None:
         self.add(Attempt(provider=provider.name, reason=f"skipped: {why}", skipped=True))
@@ -377,9 +377,9 @@ def _attempt(
         failed_at, error, _ = swap.last_failure
         reason = f"failover after {type(error).__name__} from {failed_at}; {chosen}"
         if events is not None:
-            events.failover(failed_at, provider.name, error)
+            events.failover(failed_at, provider.name, error, swap.swap_id)
     if events is not None:
-        events.attempt_started(provider.name, run.model, reason)
+        events.attempt_started(provider.name, run.model, reason, swap.swap_id)
     started = swap.budget.clock()
     judged = False
     try:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from swapkit.core.errors import ConfigurationError
 
-__all__ = ["ProviderSettings", "env_var", "resolve_settings"]
+__all__ = ["ProviderSettings", "env_var", "resolve_settings", "setting_sources"]
 
 SettingsT = TypeVar("SettingsT", bound="ProviderSettings")
 
@@ -53,15 +53,17 @@ def env_var(provider: str, setting: str) -> str:
     return f"SWAPKIT_{provider.upper()}_{setting.upper()}"
 
 
-def resolve_settings(
-    settings_class: type[SettingsT],
+def setting_sources(
+    settings_class: type[ProviderSettings],
     provider: str,
     overrides: Mapping[str, Any],
     *,
     env: Mapping[str, str] | None = None,
     aliases: Mapping[str, Sequence[str]] | None = None,
-) -> SettingsT:
-    """Build a provider's settings from keyword overrides, then the environment."""
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The values given for a provider's settings, and where each came from (a keyword
+    setting, or the environment variable that held it); a setting absent from both keeps its
+    default and is in neither."""
     environ = os.environ if env is None else env
     fields = settings_class.model_fields
     unknown = sorted(set(overrides) - set(fields))
@@ -83,6 +85,19 @@ def resolve_settings(
                 values[name] = raw
                 sources[name] = f"the environment variable {variable}"
                 break
+    return values, sources
+
+
+def resolve_settings(
+    settings_class: type[SettingsT],
+    provider: str,
+    overrides: Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    aliases: Mapping[str, Sequence[str]] | None = None,
+) -> SettingsT:
+    """Build a provider's settings from keyword overrides, then the environment."""
+    values, sources = setting_sources(settings_class, provider, overrides, env=env, aliases=aliases)
     try:
         return settings_class.model_validate(values)
     except ValidationError as exc:

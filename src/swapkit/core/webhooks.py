@@ -116,6 +116,8 @@ class _Receiver:
                 record, state="running", vendor_job_id=event.job_id, error=None
             )
             ctx.store.save(record)
+            if ctx.router.events is not None:
+                ctx.router.events.job_changed(record.id, "running", name, event.job_id)
         if record.vendor_job_id is None:
             # the vendor answered the submit after calling back (or the answer is not
             # recorded yet): let it retry, later
@@ -139,7 +141,7 @@ class _Receiver:
                 provider=name,
                 request_id=event.job_id,
             )
-            _ended(ctx.store, job_id, failure)
+            _ended(ctx, job_id, failure)
             return event
         if caps.signs_webhooks and event.result_url:
             running = _stored(ctx.store, job_id)

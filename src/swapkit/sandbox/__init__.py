@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .clock import FakeClock
     from .faults import ErrorEnvelope, Fault, FaultBook, FaultKind
     from .messages import SandboxRequest, SandboxResponse
+    from .samples import sample_face, sample_scene
     from .server import SandboxServer, serve_forever
     from .transport import SandboxTransport
     from .vendor import SandboxSettings, Vendor, VendorContext, VendorOptions
@@ -49,6 +50,8 @@ _EXPORTS = {
     "VendorOptions": "vendor",
     "WebhookDelivery": "webhooks",
     "serve_forever": "server",
+    "sample_face": "samples",
+    "sample_scene": "samples",
 }
 
 __all__ = [
@@ -68,6 +71,8 @@ __all__ = [
     "VendorContext",
     "VendorOptions",
     "WebhookDelivery",
+    "sample_face",
+    "sample_scene",
     "serve_forever",
 ]
 
