@@ -59,6 +59,7 @@ from swapkit.core.jobflow import JobContext, job_flow
 from swapkit.core.jobs import CacheMode, JobStatus, JobToken
 from swapkit.core.ledger import JobRecord, JobStore, MemoryJobStore, SqliteLedger, owner_id
 from swapkit.core.models import SwapRequest, SwapResult, Template, WebhookEvent
+from swapkit.core.pacing import Pacer
 from swapkit.core.plugins import Events, installed_providers, installed_uploader
 from swapkit.core.policy import FailoverPolicy, OnUnknownOutcome
 from swapkit.core.provider import PreparedSwap, Provider
@@ -148,6 +149,7 @@ class _BaseClient:
             breaker=breaker,
             events=events,
             policy=self.policy,
+            pacer=Pacer(self._clock.monotonic),
         )
 
     @property

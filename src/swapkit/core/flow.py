@@ -108,6 +108,8 @@ class Send:
     typical_latency: float | None = None
     #: The swap this exchange belongs to (for logs).
     swap_id: str | None = None
+    #: Told every response before it is checked (the pacer reads rate-limit headers).
+    observe: Callable[[httpx.Response], None] | None = None
 
     def ready(self) -> httpx.Request:
         """The request, its HTTP timeout set to what the deadline leaves (for each try)."""
@@ -116,6 +118,8 @@ class Send:
 
     def check(self, response: httpx.Response) -> Any:
         """Raise the swapkit error for a response that is not a success; else its value."""
+        if self.observe is not None:
+            self.observe(response)
         if not response.is_success:
             raise self.error_for(response)
         return self.parse(response) if self.parse is not None else response
@@ -352,6 +356,8 @@ class Run:
     charged: bool | None = False
     job_id: str | None = None
     model: str | None = None
+    #: Reads every response of the attempt for rate-limit news (`Pacer.observe`).
+    observe: Callable[[str, httpx.Response], None] | None = None
 
     def send(
         self,
@@ -376,6 +382,7 @@ class Run:
             parse=parse,
             typical_latency=self.provider.capabilities.typical_latency_seconds,
             swap_id=self.swap_id,
+            observe=functools.partial(self.observe, self.provider.name) if self.observe else None,
         )
 
     def accepted(self, outcome: Outcome) -> Accepted:

@@ -37,6 +37,7 @@ from swapkit.core.errors import (
 from swapkit.core.flow import Handoff, Run, Sleep, Step, Uploads, provider_flow
 from swapkit.core.images import LoadedImage, load_image
 from swapkit.core.models import Attempt, SwapRequest, SwapResult, Template
+from swapkit.core.pacing import Pacer
 from swapkit.core.plugins import Events
 from swapkit.core.policy import FailoverPolicy, Phase
 from swapkit.core.provider import PreparedSwap, Provider
@@ -150,6 +151,7 @@ class Router:
     breaker: CircuitBreaker | None = None
     events: Events | None = None
     policy: FailoverPolicy = dataclasses.field(default_factory=FailoverPolicy)
+    pacer: Pacer | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,23 +300,33 @@ def swap_flow(
         blocked = []
         for index, (provider, chosen) in enumerate(queue):
             admission = router.breaker.admit(provider.name) if router.breaker else Admission()
+            if admission.reason is None:
+                paced = _pace(router, provider)
+                if paced.reason is not None:
+                    if admission.probe and router.breaker is not None:
+                        router.breaker.release(provider.name)
+                    admission = paced
             if admission.reason is not None:
                 blocked.append((provider, chosen, admission))
                 swap.skip(provider, admission.reason)
                 continue
-            refusal = swap.over_budget(provider)
-            if refusal is not None or not budget.take_attempt():
-                if admission.probe and router.breaker is not None:
-                    router.breaker.release(provider.name)
-                if refusal is None:
-                    break  # max_attempts spent
-                swap.skip(provider, refusal)
-                continue
-            last = index == len(queue) - 1
-            retries = None if last else router.policy.provider_retries
-            outcome = yield from _attempt(
-                swap, provider, chosen, admission, retries, uploads, detach
-            )
+            try:
+                refusal = swap.over_budget(provider)
+                if refusal is not None or not budget.take_attempt():
+                    if admission.probe and router.breaker is not None:
+                        router.breaker.release(provider.name)
+                    if refusal is None:
+                        break  # max_attempts spent
+                    swap.skip(provider, refusal)
+                    continue
+                last = index == len(queue) - 1
+                retries = None if last else router.policy.provider_retries
+                outcome = yield from _attempt(
+                    swap, provider, chosen, admission, retries, uploads, detach
+                )
+            finally:
+                if router.pacer is not None:
+                    router.pacer.release(provider.name)
             if isinstance(outcome, (SwapResult, Submitted)):
                 return outcome
             if not _fails_over(swap):
@@ -327,6 +339,17 @@ def swap_flow(
     if len(swap.tried) == 1 and not blocked and swap.tried[0].error is not None:
         raise swap.ended(swap.tried[0].error)
     raise swap.ended(AllProvidersFailed(swap.attempts))
+
+
+def _pace(router: Router, provider: Provider) -> Admission:
+    """A slot at `provider` from the client's pacer, as an admission (a reason when none)."""
+    if router.pacer is None:
+        return Admission()
+    settings = provider.settings
+    pacing = router.pacer.acquire(
+        provider.name, settings.max_concurrency, settings.requests_per_minute
+    )
+    return Admission(pacing.reason, retry_at=pacing.retry_at)
 
 
 def _eligible(
@@ -371,6 +394,7 @@ def _attempt(
         retries=retries,
         webhook_url=swap.webhook(provider.name) if swap.webhook is not None else None,
         model=provider.model_for(swap.prepared.request),
+        observe=router.pacer.observe if router.pacer is not None else None,
     )
     reason = chosen
     if swap.last_failure is not None:
@@ -421,7 +445,7 @@ def _wait_for_breakers(
 ) -> Generator[Step, Any, list[tuple[Provider, str]]]:
     """Sleep until a blocked provider may be asked again; nothing when the deadline is first."""
     times = [admission.retry_at for _, _, admission in blocked if admission.retry_at is not None]
-    if not times or swap.router.breaker is None:
+    if not times:
         return []
     wait = max(0.0, min(times) - swap.budget.clock())
     if wait >= swap.budget.remaining_seconds():

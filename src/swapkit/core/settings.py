@@ -28,6 +28,7 @@ class ProviderSettings(BaseModel):
     `price_usd` is the price of one swap; ``None`` means unknown (never assumed to be free).
     `mode` forces the vendor's blocking (``sync``) or job (``async``) endpoint where it has
     both; ``auto`` lets the engine choose from the deadline and ``webhook_url``.
+    `max_concurrency` and `requests_per_minute` pace the provider (`swapkit.core.pacing`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -39,6 +40,10 @@ class ProviderSettings(BaseModel):
     poll_interval: float = Field(default=2.0, gt=0)
     max_poll_interval: float = Field(default=10.0, gt=0)
     mode: Literal["auto", "sync", "async"] = "auto"
+    #: At most this many swaps in flight at this provider (None: no cap; see core/pacing).
+    max_concurrency: int | None = Field(default=None, ge=1)
+    #: At most this many swaps begun per minute at this provider (None: no limit).
+    requests_per_minute: float | None = Field(default=None, gt=0)
 
     @field_validator("base_url")
     @classmethod

@@ -1,0 +1,128 @@
+"""Per-provider pacing: how many swaps a vendor gets at once, and how fast.
+
+A client's `Pacer` is shared by all its swaps (a batch's items, a web app's requests).  For each
+provider it keeps:
+
+* **a concurrency cap**: at most ``max_concurrency`` attempts in flight (a provider setting;
+  None: no cap).  An attempt holds its slot from its first request until it ends, polls and
+  download included;
+* **a start rate**: at most ``requests_per_minute`` attempts begun per minute (a setting; None:
+  no limit), spaced evenly;
+* **a pause** fed by the vendor: a 429's ``Retry-After`` (or ``X-RateLimit-Reset``), or a
+  success whose ``X-RateLimit-Remaining`` is 0, pauses that provider until the time it gives
+  (`DEFAULT_PAUSE_SECONDS` when it gives none).  Headers are read as they arrive, so swaps in
+  flight elsewhere see the pause at once.
+
+A provider that is saturated or paused is passed over with the reason, like one whose breaker is
+open: the swap moves on to the next eligible provider, or (when every provider is waiting) sleeps
+until the first may be asked, within its deadline.  A 429 thus slows only that vendor's share.
+The pacer holds no I/O; its clock is the client's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+
+from swapkit.core.retry import parse_retry_after
+
+__all__ = ["DEFAULT_PAUSE_SECONDS", "Pacer", "Pacing"]
+
+#: How long a provider rests after a 429 that says nothing about when to come back.
+DEFAULT_PAUSE_SECONDS = 1.0
+#: How soon a swap waiting for a free slot looks again.
+RECHECK_SECONDS = 0.05
+#: The longest pause a vendor's headers may impose (a bad header must not park a vendor).
+MAX_PAUSE_SECONDS = 600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Pacing:
+    """Whether an attempt may start at a provider now; when not, why, and when to look again."""
+
+    reason: str | None = None
+    retry_at: float | None = None
+
+
+@dataclasses.dataclass
+class _State:
+    in_flight: int = 0
+    next_start: float = 0.0
+    paused_until: float = 0.0
+
+
+class Pacer:
+    """The pacing of one client's providers (see the module docstring).  Thread-safe."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self._states: dict[str, _State] = {}
+        self._lock = threading.Lock()
+
+    def _state(self, provider: str) -> _State:
+        return self._states.setdefault(provider, _State())
+
+    def acquire(
+        self, provider: str, max_concurrency: int | None, requests_per_minute: float | None
+    ) -> Pacing:
+        """Take a slot at `provider` for an attempt, or say why not (nothing taken then).
+        A slot taken must be given back with `release`."""
+        with self._lock:
+            state = self._state(provider)
+            now = self.clock()
+            if now < state.paused_until:
+                return Pacing(
+                    f"rate-limited by the vendor for another {state.paused_until - now:.1f} s",
+                    retry_at=state.paused_until,
+                )
+            if max_concurrency is not None and state.in_flight >= max_concurrency:
+                return Pacing(
+                    f"saturated: {state.in_flight} swaps in flight (max_concurrency)",
+                    retry_at=now + RECHECK_SECONDS,
+                )
+            if requests_per_minute is not None and now < state.next_start:
+                return Pacing(
+                    f"paced to {requests_per_minute:g} swaps a minute (requests_per_minute)",
+                    retry_at=state.next_start,
+                )
+            state.in_flight += 1
+            if requests_per_minute is not None:
+                state.next_start = max(state.next_start, now) + 60.0 / requests_per_minute
+            return Pacing()
+
+    def release(self, provider: str) -> None:
+        with self._lock:
+            state = self._state(provider)
+            state.in_flight = max(0, state.in_flight - 1)
+
+    def in_flight(self, provider: str) -> int:
+        with self._lock:
+            return self._state(provider).in_flight
+
+    def paused_for(self, provider: str) -> float:
+        """Seconds until `provider` may be asked again after a vendor's rate limit (0: now)."""
+        with self._lock:
+            return max(0.0, self._state(provider).paused_until - self.clock())
+
+    def observe(self, provider: str, response: httpx.Response) -> None:
+        """Read a vendor's answer for rate-limit news: a 429, or no requests remaining."""
+        status = response.status_code
+        headers = response.headers
+        remaining = headers.get("x-ratelimit-remaining", "").strip()
+        if status != 429 and remaining != "0":
+            return
+        wait = parse_retry_after(headers, time.time())
+        if wait is None:
+            wait = DEFAULT_PAUSE_SECONDS
+        self.pause(provider, wait)
+
+    def pause(self, provider: str, seconds: float) -> None:
+        """Ask nothing more of `provider` for `seconds` (a pause never shrinks)."""
+        seconds = min(max(0.0, seconds), MAX_PAUSE_SECONDS)
+        with self._lock:
+            state = self._state(provider)
+            state.paused_until = max(state.paused_until, self.clock() + seconds)
