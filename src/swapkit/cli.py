@@ -261,11 +261,18 @@ def _effective_settings(provider_class: Any) -> dict[str, tuple[Any, str]]:
     """Each setting's value in effect (secrets masked) and where it came from."""
     from pydantic import SecretStr
 
+    from swapkit.core.config import load_config
     from swapkit.core.settings import setting_sources
 
+    config = load_config()
     settings_class = provider_class.settings_class
     values, sources = setting_sources(
-        settings_class, provider_class.name, {}, aliases=provider_class.env_aliases
+        settings_class,
+        provider_class.name,
+        {},
+        aliases=provider_class.env_aliases,
+        file=config.provider_settings(provider_class.name),
+        file_source=config.source,
     )
     shown: dict[str, tuple[Any, str]] = {}
     for key, field in settings_class.model_fields.items():

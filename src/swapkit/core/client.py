@@ -35,6 +35,7 @@ from swapkit.core.batch import (
 )
 from swapkit.core.breaker import CircuitBreaker
 from swapkit.core.clock import Clock, SystemClock
+from swapkit.core.config import SwapkitConfig, load_config
 from swapkit.core.errors import ConfigurationError, InvalidRequest, LocalFailure, SwapError
 from swapkit.core.flow import (
     Backoff,
@@ -65,6 +66,7 @@ from swapkit.core.policy import FailoverPolicy, OnUnknownOutcome
 from swapkit.core.provider import PreparedSwap, Provider
 from swapkit.core.retry import Budget, announce, waits
 from swapkit.core.routing import Router, prepare
+from swapkit.core.settings import resolve_settings
 from swapkit.core.strategies import Strategy, strategy_from
 from swapkit.core.uploads import Uploader
 from swapkit.core.webhooks import AsyncWebhooks, Webhooks
@@ -76,10 +78,6 @@ T = TypeVar("T")
 ProviderSpec = str | Provider
 ProvidersArg = Sequence[ProviderSpec] | Mapping[str, Mapping[str, Any] | None] | None
 
-#: End-to-end bound of one swap when neither the client nor the request sets one (seconds).
-DEFAULT_DEADLINE = 120.0
-#: Attempts per swap, retries and failover hops together.
-DEFAULT_MAX_ATTEMPTS = 4
 #: How far past its limit an ``async`` exchange may run before it is cut off (seconds).
 _EXCHANGE_GRACE_SECONDS = 0.25
 
@@ -91,13 +89,13 @@ class _BaseClient:
         self,
         providers: ProvidersArg = None,
         *,
-        deadline: float = DEFAULT_DEADLINE,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        deadline: float | None = None,
+        max_attempts: int | None = None,
         max_cost_usd: float | None = None,
         policy: FailoverPolicy | None = None,
         on_unknown_outcome: OnUnknownOutcome | None = None,
         provider_retries: int | None = None,
-        strategy: str | Strategy = "ordered",
+        strategy: str | Strategy | None = None,
         circuit_breaker: CircuitBreaker | bool = True,
         observers: Sequence[object] = (),
         plugin_manager: pluggy.PluginManager | None = None,
@@ -106,7 +104,19 @@ class _BaseClient:
         ledger: str | os.PathLike[str] | JobStore | None = None,
         cache: bool = False,
         webhook_url: str | None = None,
+        config: str | os.PathLike[str] | bool | None = None,
     ) -> None:
+        settings = load_config(config)
+        deadline = settings.deadline if deadline is None else deadline
+        max_attempts = settings.max_attempts if max_attempts is None else max_attempts
+        max_cost_usd = settings.max_cost_usd if max_cost_usd is None else max_cost_usd
+        strategy = settings.strategy if strategy is None else strategy
+        webhook_url = settings.webhook_url if webhook_url is None else webhook_url
+        if ledger is None:
+            ledger = settings.ledger
+        if providers is None:
+            providers = settings.order
+        self.config = settings
         _check_number("deadline", deadline, minimum=0.0, exclusive=True)
         _check_number("max_attempts", max_attempts, minimum=1, integer=True)
         if max_cost_usd is not None:
@@ -117,7 +127,7 @@ class _BaseClient:
         self.max_attempts = max_attempts
         self.max_cost_usd = max_cost_usd
         self._clock: Clock = clock or SystemClock()
-        self._providers = _configure(providers, plugin_manager)
+        self._providers = _configure(providers, plugin_manager, settings)
         self.uploader = uploader or installed_uploader(plugin_manager)
         self._store = _store(ledger)
         if cache and self._store.folder is None:
@@ -361,13 +371,13 @@ class SwapClient(_BaseClient):
         self,
         providers: ProvidersArg = None,
         *,
-        deadline: float = DEFAULT_DEADLINE,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        deadline: float | None = None,
+        max_attempts: int | None = None,
         max_cost_usd: float | None = None,
         policy: FailoverPolicy | None = None,
         on_unknown_outcome: OnUnknownOutcome | None = None,
         provider_retries: int | None = None,
-        strategy: str | Strategy = "ordered",
+        strategy: str | Strategy | None = None,
         circuit_breaker: CircuitBreaker | bool = True,
         observers: Sequence[object] = (),
         plugin_manager: pluggy.PluginManager | None = None,
@@ -376,6 +386,7 @@ class SwapClient(_BaseClient):
         ledger: str | os.PathLike[str] | JobStore | None = None,
         cache: bool = False,
         webhook_url: str | None = None,
+        config: str | os.PathLike[str] | bool | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -395,6 +406,7 @@ class SwapClient(_BaseClient):
             ledger=ledger,
             cache=cache,
             webhook_url=webhook_url,
+            config=config,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
@@ -556,13 +568,13 @@ class AsyncSwapClient(_BaseClient):
         self,
         providers: ProvidersArg = None,
         *,
-        deadline: float = DEFAULT_DEADLINE,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        deadline: float | None = None,
+        max_attempts: int | None = None,
         max_cost_usd: float | None = None,
         policy: FailoverPolicy | None = None,
         on_unknown_outcome: OnUnknownOutcome | None = None,
         provider_retries: int | None = None,
-        strategy: str | Strategy = "ordered",
+        strategy: str | Strategy | None = None,
         circuit_breaker: CircuitBreaker | bool = True,
         observers: Sequence[object] = (),
         plugin_manager: pluggy.PluginManager | None = None,
@@ -571,6 +583,7 @@ class AsyncSwapClient(_BaseClient):
         ledger: str | os.PathLike[str] | JobStore | None = None,
         cache: bool = False,
         webhook_url: str | None = None,
+        config: str | os.PathLike[str] | bool | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -590,6 +603,7 @@ class AsyncSwapClient(_BaseClient):
             ledger=ledger,
             cache=cache,
             webhook_url=webhook_url,
+            config=config,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(follow_redirects=True)
@@ -802,7 +816,9 @@ def _build_request(request: SwapRequest | None, fields: Mapping[str, Any]) -> Sw
         raise InvalidRequest(f"invalid swap request: {problems}") from None
 
 
-def _configure(providers: ProvidersArg, pm: pluggy.PluginManager | None) -> tuple[Provider, ...]:
+def _configure(
+    providers: ProvidersArg, pm: pluggy.PluginManager | None, config: SwapkitConfig
+) -> tuple[Provider, ...]:
     installed = installed_providers(pm)
     specs: list[tuple[str | Provider, Mapping[str, Any]]]
     if providers is None:
@@ -824,7 +840,16 @@ def _configure(providers: ProvidersArg, pm: pluggy.PluginManager | None) -> tupl
                 f"unknown provider {spec!r}; installed providers: {known}. "
                 "A provider from a plugin needs its package installed."
             )
-        configured.append(installed[spec](**settings))
+        provider_class = installed[spec]
+        resolved = resolve_settings(
+            provider_class.settings_class,
+            spec,
+            settings,
+            aliases=provider_class.env_aliases,
+            file=config.provider_settings(spec),
+            file_source=config.source,
+        )
+        configured.append(provider_class(resolved))
     names = [provider.name for provider in configured]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:

@@ -354,9 +354,22 @@ class SqliteLedger:
             self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )
         self._connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        self._connection.execute("PRAGMA journal_mode = WAL")
+        self._wal(busy_timeout)
         self._connection.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
+
+    def _wal(self, patience: float) -> None:
+        """Switch the file to WAL.  Two processes opening a new file at once race for it, and
+        SQLite answers the loser "locked" at once, without its busy handler: try again."""
+        give_up = time.monotonic() + patience
+        while True:
+            try:
+                self._connection.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > give_up:
+                    raise
+                time.sleep(0.01)
 
     def __repr__(self) -> str:
         return f"<SqliteLedger {str(self.path)!r}>"

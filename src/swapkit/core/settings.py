@@ -1,4 +1,5 @@
-"""Provider settings: keyword arguments, then ``SWAPKIT_<NAME>_<SETTING>``, then vendor variables.
+"""Provider settings: keyword arguments, then ``SWAPKIT_<NAME>_<SETTING>``, then vendor variables,
+then the configuration file's ``[providers.<name>]`` table (`swapkit.core.config`).
 
 Each provider declares a pydantic model of its settings (a subclass of `ProviderSettings`) and,
 optionally, the vendor's own environment variables for some of them (``<VENDOR>_API_KEY``).
@@ -65,18 +66,22 @@ def setting_sources(
     *,
     env: Mapping[str, str] | None = None,
     aliases: Mapping[str, Sequence[str]] | None = None,
+    file: Mapping[str, Any] | None = None,
+    file_source: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """The values given for a provider's settings, and where each came from (a keyword
-    setting, or the environment variable that held it); a setting absent from both keeps its
-    default and is in neither."""
+    """The values given for a provider's settings, and where each came from: a keyword
+    setting, else the environment variable that held it, else the configuration `file`'s
+    table for the provider; a setting given nowhere keeps its default and is in neither."""
     environ = os.environ if env is None else env
     fields = settings_class.model_fields
-    unknown = sorted(set(overrides) - set(fields))
-    if unknown:
-        raise ConfigurationError(
-            f"{provider} has no setting {', '.join(map(repr, unknown))}; "
-            f"known settings: {', '.join(sorted(fields))}"
-        )
+    for given, where in ((overrides, None), (file or {}, file_source)):
+        unknown = sorted(set(given) - set(fields))
+        if unknown:
+            origin = f" (in {where} [providers.{provider}])" if where else ""
+            raise ConfigurationError(
+                f"{provider} has no setting {', '.join(map(repr, unknown))}{origin}; "
+                f"known settings: {', '.join(sorted(fields))}"
+            )
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name in fields:
@@ -90,6 +95,10 @@ def setting_sources(
                 values[name] = raw
                 sources[name] = f"the environment variable {variable}"
                 break
+        else:
+            if file and name in file:
+                values[name] = file[name]
+                sources[name] = f"{file_source or 'the configuration file'} [providers.{provider}]"
     return values, sources
 
 
@@ -100,9 +109,20 @@ def resolve_settings(
     *,
     env: Mapping[str, str] | None = None,
     aliases: Mapping[str, Sequence[str]] | None = None,
+    file: Mapping[str, Any] | None = None,
+    file_source: str | None = None,
 ) -> SettingsT:
-    """Build a provider's settings from keyword overrides, then the environment."""
-    values, sources = setting_sources(settings_class, provider, overrides, env=env, aliases=aliases)
+    """Build a provider's settings from keyword overrides, then the environment, then the
+    configuration file's table for the provider (`swapkit.core.config`)."""
+    values, sources = setting_sources(
+        settings_class,
+        provider,
+        overrides,
+        env=env,
+        aliases=aliases,
+        file=file,
+        file_source=file_source,
+    )
     try:
         return settings_class.model_validate(values)
     except ValidationError as exc:
