@@ -244,3 +244,98 @@ def test_the_cli_keeps_a_ledger_in_the_data_directory_unless_told_not_to(
 def test_purge_ages_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["ledger", "purge", "--older-than", "soon"]) == 2
     assert "7d" in capsys.readouterr().err
+
+
+# -- the click CLI: new options, JSON, templates, version, lazy imports -----------------------
+
+
+def test_swap_json_template_and_vendor_options(
+    swapkit_sandbox_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    images: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    monkeypatch.setenv("SWAPKIT_EVENTSTATION_API_KEY", "es-sandbox")
+    monkeypatch.setenv(
+        "SWAPKIT_EVENTSTATION_BASE_URL", swapkit_sandbox_server.base_url("eventstation")
+    )
+    assert cli.main(["templates", "eventstation", "--json"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert listed
+    assert all(entry["provider"] == "eventstation" for entry in listed)
+    source, _ = images
+    out = tmp_path / "t.png"
+    argv = ["swap", str(source), "--template", listed[0]["id"], "-o", str(out), "--no-ledger"]
+    argv += ["-p", "eventstation", "--option", "eventstation.gender=female", "--json"]
+    with stamina.set_testing(True, attempts=3):
+        assert cli.main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["ok"] is True
+    assert printed["provider"] == "eventstation"
+    assert printed["output"] == str(out)
+    assert printed["swap_id"].startswith("swp_")
+    assert out.stat().st_size > 0
+    body = next(r for r in swapkit_sandbox_server.sandbox.requests if r.method == "POST").body
+    assert b'"gender":' in body  # the vendor's own field reached it (as its code for female)
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["swap", "a.png", "-o", "x.png"], "give a TARGET image, a --template ID or a --prompt"),
+        (["swap", "a.png", "b.png", "--template", "t", "-o", "x.png"], "not both"),
+        (["swap", "a.png", "b.png", "-o", "x.png", "--option", "gender=f"], "provider.key=value"),
+        (["swap", "a.png", "b.png"], "Missing option '-o'"),
+        (["nope"], "No such command"),
+    ],
+)
+def test_usage_mistakes_exit_2_with_a_message(
+    argv: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(argv) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"swapkit {version('swapkit')}"
+    assert cli.main(["--help"]) == 0
+    shown = capsys.readouterr().out
+    for command in ("swap", "batch", "jobs", "providers", "templates", "sandbox", "demo"):
+        assert command in shown
+
+
+def test_providers_json_masks_keys(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    monkeypatch.setenv("SWAPKIT_PROSPOLABS_API_KEY", "prsp-secret-value")
+    assert cli.main(["providers", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "prsp-secret-value" not in out
+    rows = {row["name"]: row for row in map(json.loads, out.splitlines())}
+    key = rows["prospolabs"]["settings"]["api_key"]
+    assert key == {"value": "****", "from": "the environment variable SWAPKIT_PROSPOLABS_API_KEY"}
+    assert rows["prospolabs"]["settings"]["timeout"]["from"] == "default"
+
+
+def test_the_cli_module_loads_without_the_client_stack() -> None:
+    """``swapkit --help`` and shell completion import click and the command table only."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, swapkit.cli; "
+        "print(sorted(m for m in ('httpx', 'pydantic', 'PIL', 'rich', 'swapkit.core.client') "
+        "if m in sys.modules))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert found.strip() == "[]"
