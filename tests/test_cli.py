@@ -339,3 +339,12 @@ def test_the_cli_module_loads_without_the_client_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert found.strip() == "[]"
+
+
+def test_jobs_wait_refuses_an_unwritable_output_before_waiting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "missing-dir" / "x.png"
+    argv = ["jobs", "wait", "swp_x", "-o", str(out), "--ledger", str(tmp_path / "l.db")]
+    assert cli.main(argv) == 2
+    assert "does not exist" in capsys.readouterr().err
