@@ -287,3 +287,26 @@ def test_every_observer_hook_names_the_swap(
     assert kinds[-1] == "job:succeeded"
     assert "job:submitting" in kinds
     assert "job:running" in kinds
+
+
+def test_a_broken_progress_callback_loses_nothing(
+    kind: str, options: dict[str, Any], sandbox: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(progress: BatchProgress) -> None:
+        raise RuntimeError("the progress bar fell over")
+
+    items = run(kind, options, iter(book(3)), on_progress=broken)  # a generator: no total
+    assert len(items) == 3
+    assert all(item.ok for item in items)
+    assert "on_progress callback failed" in caplog.text
+
+
+def test_log_records_name_the_vendor_job_both_ways(
+    kind: str, options: dict[str, Any], sandbox: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="swapkit")
+    (item,) = run(kind, options, book(1))
+    (record,) = [r for r in caplog.records if getattr(r, "event", None) == "attempt"]
+    assert item.result is not None
+    assert record.job_id == record.vendor_job_id == item.result.job_id  # type: ignore[attr-defined]
+    assert record.swap_id == item.swap_id  # type: ignore[attr-defined]

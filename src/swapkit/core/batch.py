@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import logging
 import math
 import threading
 import time
@@ -44,6 +45,8 @@ from typing import Any
 from swapkit.core.errors import BatchBudgetReached, ConfigurationError, SwapError
 from swapkit.core.ledger import JobStore
 from swapkit.core.models import Attempt, SwapRequest, SwapResult
+
+_log = logging.getLogger("swapkit")
 
 __all__ = [
     "BatchItem",
@@ -326,8 +329,12 @@ class BatchState:
             )
 
     def _report(self) -> None:
-        if self._on_progress is not None:
+        if self._on_progress is None:
+            return
+        try:
             self._on_progress(self.progress())
+        except Exception:  # a progress display must never lose an item, or a paid result
+            _log.exception("swapkit batch: the on_progress callback failed")
 
 
 def run_batch(state: BatchState, swap: Callable[..., SwapResult]) -> Iterator[BatchItem]:

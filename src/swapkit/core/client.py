@@ -471,7 +471,7 @@ class SwapClient(_BaseClient):
         item's key to one.  One item failing never stops the others.  `max_total_usd` caps
         the whole batch's spend: once reached, nothing new is sent.  `name` (with a ledger)
         makes the batch resumable: run it again and finished items are not paid again.
-        `on_progress` receives a `BatchProgress` after every change (from the pool's threads).
+        `on_progress` receives a `BatchProgress` after every change (in the iterating thread).
         """
         state = self._batch(requests, concurrency, max_total_usd, name, on_progress)
         return run_batch(state, self.swap)

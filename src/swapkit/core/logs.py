@@ -2,7 +2,9 @@
 
 Every record carries its fields as attributes (for a JSON formatter, structlog's
 ``ProcessorFormatter`` or a log shipper) and says them again in its message (for a plain
-``logging.basicConfig``).  The attributes are always present on a record of a given ``event``:
+``logging.basicConfig``).  ``swap_id`` is swapkit's id of the swap, which is also its job id in
+the ledger (``swp_…``); ``job_id`` is the vendor's job id, also set as ``vendor_job_id``.  The
+attributes are always present on a record of a given ``event``:
 
 ===============  =====================================================================  =======
 ``event``        fields                                                                 level
@@ -49,7 +51,10 @@ def _emit(level: int, event: str, message: str, fields: dict[str, Any]) -> None:
     if not logger.isEnabledFor(level):
         return
     shown = " ".join(f"{key}={value}" for key, value in fields.items() if value is not None)
-    logger.log(level, "%s %s", message, shown, extra={"event": event, **fields})
+    extra = {"event": event, **fields}
+    if "job_id" in fields:  # the vendor's job id, under the ledger's name for it too
+        extra["vendor_job_id"] = fields["job_id"]
+    logger.log(level, "%s %s", message, shown, extra=extra)
 
 
 def outcome_of(error: BaseException | None) -> str:
