@@ -310,3 +310,34 @@ def test_log_records_name_the_vendor_job_both_ways(
     assert item.result is not None
     assert record.job_id == record.vendor_job_id == item.result.job_id  # type: ignore[attr-defined]
     assert record.swap_id == item.swap_id  # type: ignore[attr-defined]
+
+
+def test_cancelling_an_async_batch_cancels_its_swaps_and_a_rerun_pays_nothing_twice(
+    options: dict[str, Any], sandbox: Any, tmp_path: Path
+) -> None:
+    options["ledger"] = tmp_path / "ledger.db"
+
+    async def cancelled() -> int:
+        got = 0
+        async with AsyncSwapClient(**options) as client:
+
+            async def consume() -> None:
+                nonlocal got
+                async for _ in client.batch(book(8), name="b", concurrency=4):
+                    got += 1
+
+            task = asyncio.ensure_future(consume())
+            while got < 2:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        return got
+
+    asyncio.run(cancelled())
+    paid = charged(sandbox, "prospolabs", "deepswapai")
+    items = run("async", options, book(8), name="b")
+    assert len(items) == 8
+    assert all(item.ok or isinstance(item.error, errors.OutcomeUnknown) for item in items)
+    assert charged(sandbox, "prospolabs", "deepswapai") <= 8
+    assert charged(sandbox, "prospolabs", "deepswapai") >= paid

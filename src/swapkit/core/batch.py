@@ -17,7 +17,8 @@ the order they finish.  The rules:
   to, and nothing is paid twice.  Such items are marked `resumed`.
 * **Stopping.**  Leaving the loop early (``break``, an exception) sends nothing new, and waits
   for the items in flight: they may already be paid for, and their jobs are recorded to the
-  end.
+  end.  Cancelling the task iterating an async batch cancels the swaps in flight instead; their
+  jobs stay in the ledger, where a named batch finds them again.
 
 `BatchState` holds the bookkeeping both clients share; the thread pool (`run_batch`) and the
 asyncio tasks (`run_batch_async`) only run the swaps.
@@ -403,6 +404,12 @@ async def run_batch_async(
                     yield state.finished(pending, None, error, ran=True)
                 else:
                     raise error
+    except asyncio.CancelledError:
+        # cancelled by the caller: the swaps in flight are cancelled too (their jobs stay in
+        # the ledger, so a named batch picks them up again)
+        for task in running:
+            task.cancel()
+        raise
     finally:
         if running:
             # the loop was left early: the items in flight finish (they may be paid for)

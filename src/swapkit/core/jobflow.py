@@ -19,6 +19,7 @@ directly (a local SQLite write is a millisecond).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 import uuid
 from collections.abc import Generator
@@ -222,6 +223,9 @@ def _run(
         outcome = yield from flow
     except SwapError as exc:
         _ended(ctx, record.id, exc)
+        raise
+    except GeneratorExit:
+        _abandoned(ctx, record.id)
         raise
     if isinstance(outcome, Submitted):
         current = _stored(ctx.store, record.id)
@@ -486,6 +490,23 @@ def _stored(store: JobStore, job_id: str) -> JobRecord:
     if record is None:  # pragma: no cover - the job was just written
         raise InvalidRequest(f"job {job_id} vanished from the ledger")
     return record
+
+
+def _abandoned(ctx: JobContext, job_id: str) -> None:
+    """Record a swap this process stopped running (a cancelled task, Ctrl-C) so that nobody
+    waits for it: a job never sent is released for the next caller to run; one whose submit
+    may have gone out is ``unknown`` (never sent again); an accepted one stays ``running``,
+    for anyone to resume."""
+    try:
+        record = ctx.store.get(job_id)
+        if record is None or record.owner != owner_id():
+            return
+        if record.state == "queued":
+            _save(ctx, record, owner=None)
+        elif record.state == "submitting":
+            _save(ctx, record, state="unknown")
+    except Exception:  # recording must not mask the cancellation itself
+        logging.getLogger("swapkit").exception("swapkit: could not record job %s", job_id)
 
 
 def _save(ctx: JobContext, record: JobRecord, **changes: Any) -> None:
