@@ -348,3 +348,28 @@ def test_jobs_wait_refuses_an_unwritable_output_before_waiting(
     argv = ["jobs", "wait", "swp_x", "-o", str(out), "--ledger", str(tmp_path / "l.db")]
     assert cli.main(argv) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_shell_completion_comes_from_click() -> None:
+    import subprocess
+    import sys
+
+    script = subprocess.run(
+        [sys.executable, "-m", "swapkit"],
+        env={**os.environ, "_SWAPKIT_COMPLETE": "bash_source"},
+        capture_output=True,
+        text=True,
+    )
+    assert "_swapkit_completion" in script.stdout or "complete" in script.stdout
+    words = subprocess.run(
+        [sys.executable, "-m", "swapkit"],
+        env={
+            **os.environ,
+            "_SWAPKIT_COMPLETE": "bash_complete",
+            "COMP_WORDS": "swapkit ba",
+            "COMP_CWORD": "1",
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert "batch" in words.stdout

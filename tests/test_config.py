@@ -160,3 +160,35 @@ def test_the_cli_shows_where_each_setting_came_from(
     assert "the environment variable SWAPKIT_PROSPOLABS_TIMEOUT" in section
     assert "prsp-from-file" not in out
     assert "****" in section
+
+
+def test_the_cli_follows_the_file_unless_told_otherwise(
+    folder: Path,
+    swapkit_sandbox_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from swapkit.cli_jobs import default_ledger
+    from swapkit.sandbox import sample_face, sample_scene
+
+    server = swapkit_sandbox_server
+    (folder / "face.png").write_bytes(sample_face())
+    (folder / "scene.png").write_bytes(sample_scene())
+    (folder / "swapkit.toml").write_text(
+        'order = ["deepswapai", "prospolabs"]\nstrategy = "cheapest"\nledger = "file.db"\n'
+        f'[providers.prospolabs]\napi_key = "prsp-sandbox"\nprice_usd = 0.01\n'
+        f'base_url = "{server.base_url("prospolabs")}"\n'
+        f'[providers.deepswapai]\napi_key = "ds-sandbox"\nprice_usd = 0.5\n'
+        f'base_url = "{server.base_url("deepswapai")}"\n'
+    )
+    monkeypatch.delenv("SWAPKIT_LEDGER", raising=False)
+    assert default_ledger() == Path("file.db")
+    # the file's strategy (cheapest) puts Prospolabs first, although the order lists it second
+    assert cli.main(["swap", "face.png", "scene.png", "-o", "out.jpg", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["provider"] == "prospolabs"
+    assert (folder / "file.db").exists()
+    argv = ["swap", "face.png", "scene.png", "-o", "o2.jpg", "--json", "--strategy", "ordered"]
+    assert cli.main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["provider"] == "deepswapai"

@@ -123,7 +123,7 @@ def swap(
     target: str | None,
     output: Path,
     providers: tuple[str, ...],
-    strategy: str,
+    strategy: str | None,
     template: str | None,
     max_cost: float | None,
     vendor_options: tuple[str, ...],

@@ -148,7 +148,7 @@ def batch_command(
     file: Path,
     output_dir: Path,
     providers: tuple[str, ...],
-    strategy: str,
+    strategy: str | None,
     concurrency: int,
     max_total_usd: float | None,
     name: str | None,

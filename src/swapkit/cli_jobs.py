@@ -1,9 +1,10 @@
 """The command line's jobs and ledger commands: ``swapkit jobs``, ``jobs show``, ``jobs wait``
 and ``ledger purge``, and the ledger options every command shares.
 
-The CLI keeps a ledger by default (``SWAPKIT_LEDGER``, else ``ledger.db`` in the user's data
-directory, as `platformdirs` finds it), so a swap started from the command line can be looked
-up, waited for and never paid twice; ``--no-ledger`` turns it off for one command.
+The CLI keeps a ledger by default (``SWAPKIT_LEDGER``, else the configuration file's ``ledger``,
+else ``ledger.db`` in the user's data directory, as `platformdirs` finds it), so a swap started
+from the command line can be looked up, waited for and never paid twice; ``--no-ledger`` turns
+it off for one command.
 """
 
 from __future__ import annotations
@@ -36,10 +37,16 @@ _STATES = ("queued", "running", "succeeded", "failed", "unknown")
 
 
 def default_ledger() -> Path:
-    """``SWAPKIT_LEDGER``, else ``ledger.db`` in the user's data directory."""
+    """``SWAPKIT_LEDGER``, else the configuration file's ``ledger``, else ``ledger.db`` in the
+    user's data directory."""
     configured = os.environ.get("SWAPKIT_LEDGER")
     if configured:
         return Path(configured)
+    from swapkit.core.config import load_config
+
+    from_file = load_config().ledger
+    if from_file:
+        return Path(from_file)
     import platformdirs
 
     return Path(platformdirs.user_data_dir("swapkit")) / "ledger.db"

@@ -43,9 +43,8 @@ def provider_options(command: Any) -> Any:
     command = click.option(
         "--strategy",
         type=click.Choice(_STRATEGIES),
-        default="ordered",
-        show_default=True,
-        help="the order providers are tried in",
+        default=None,
+        help="the order providers are tried in (default: the configuration's, else ordered)",
     )(command)
     return click.option(
         "-p",
