@@ -517,6 +517,15 @@ def _submit(run: Run, prepared: PreparedSwap) -> Generator[Step, Any, Outcome]:
     return outcome
 
 
+def _still_running(provider: str, job: Pending) -> ProviderTimeout:
+    return ProviderTimeout(
+        f"job {job.job_id} was still {job.status or 'pending'} "
+        "when the swap's deadline ran out; the vendor may still finish it",
+        provider=provider,
+        request_id=job.job_id,
+    )
+
+
 def _wait(run: Run, outcome: Outcome) -> Generator[Step, Any, Done]:
     """Poll an accepted job until it is done, backing off, never past the deadline."""
     provider, budget = run.provider, run.budget
@@ -525,13 +534,11 @@ def _wait(run: Run, outcome: Outcome) -> Generator[Step, Any, Done]:
     while isinstance(outcome, Pending):
         remaining = budget.remaining_seconds()
         if remaining <= 0:
-            raise ProviderTimeout(
-                f"job {outcome.job_id} was still {outcome.status or 'pending'} "
-                "when the swap's deadline ran out; the vendor may still finish it",
-                provider=provider.name,
-                request_id=outcome.job_id,
-            )
+            raise _still_running(provider.name, outcome)
         yield Sleep(min(interval, remaining))
+        if budget.remaining_seconds() <= 0:
+            # the wait ended at the deadline: a poll now would have no time to be answered
+            raise _still_running(provider.name, outcome)
         job = outcome
         try:
             outcome = yield from exchange(
