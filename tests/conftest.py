@@ -16,7 +16,7 @@ import stamina
 from hypothesis import settings
 from PIL import Image
 
-from swapkit import AsyncSwapClient, SwapClient, SwapResult
+from swapkit import AsyncSwapClient, BatchItem, SwapClient, SwapResult
 from swapkit.core.plugins import make_plugin_manager
 
 from .clock import FakeClock
@@ -108,6 +108,19 @@ def run_swap(kind: Literal["sync", "async"], client: dict[str, Any], **fields: A
     async def go() -> SwapResult:
         async with AsyncSwapClient(**client) as async_client:
             return await async_client.swap(**fields)
+
+    return asyncio.run(go())
+
+
+def run_batch(kind: str, client: dict[str, Any], requests: Any, **batch: Any) -> list[BatchItem]:
+    """One batch through a fresh client of `kind` built from `client`; every item it yielded."""
+    if kind == "sync":
+        with SwapClient(**client) as sync_client:
+            return list(sync_client.batch(requests, **batch))
+
+    async def go() -> list[BatchItem]:
+        async with AsyncSwapClient(**client) as async_client:
+            return [item async for item in async_client.batch(requests, **batch)]
 
     return asyncio.run(go())
 

@@ -22,7 +22,7 @@ from swapkit import AsyncSwapClient, BatchItem, BatchProgress, SwapClient, SwapR
 from swapkit.core.batch import summarize
 from swapkit.sandbox import Fault
 
-from .conftest import make_image
+from .conftest import make_image, run_batch
 
 FACE = make_image((48, 40), (220, 180, 150))
 PAGES = [make_image((64, 56), (10 * i, 90, 160)) for i in range(20)]
@@ -61,19 +61,6 @@ def book(n: int = 20) -> list[dict[str, Any]]:
     return [{"source": FACE, "target": page} for page in PAGES[:n]]
 
 
-def run(kind: str, options: dict[str, Any], requests: Any, **batch: Any) -> list[BatchItem]:
-    """Run one batch with a client of `kind`; every item it yielded."""
-    if kind == "sync":
-        with SwapClient(**options) as client:
-            return list(client.batch(requests, **batch))
-
-    async def main() -> list[BatchItem]:
-        async with AsyncSwapClient(**options) as client:
-            return [item async for item in client.batch(requests, **batch)]
-
-    return asyncio.run(main())
-
-
 @pytest.fixture
 def options(swapkit_sandbox_server: Any, plugin_manager: pluggy.PluginManager) -> dict[str, Any]:
     return {
@@ -102,7 +89,7 @@ def test_a_book_survives_a_vendor_going_down_and_another_rate_limiting(
         on_progress(progress)
 
     with stamina.set_testing(True, attempts=2):
-        items = run(kind, options, book(), concurrency=4, on_progress=watch)
+        items = run_batch(kind, options, book(), concurrency=4, on_progress=watch)
 
     assert sorted(item.index for item in items) == list(range(20))
     for item in items:
@@ -128,7 +115,7 @@ def test_one_bad_item_does_not_stop_the_others(
     requests.insert(1, {"source": tmp_path / "missing.png", "target": PAGES[0]})
     requests.insert(3, {"source": FACE, "target": PAGES[1], "output_quality": 5})
     requests.append("not a request")  # type: ignore[arg-type]
-    items = {item.index: item for item in run(kind, options, requests, concurrency=2)}
+    items = {item.index: item for item in run_batch(kind, options, requests, concurrency=2)}
     assert sorted(items) == list(range(7))
     failed = {index for index, item in items.items() if not item.ok}
     assert failed == {1, 3, 6}
@@ -141,7 +128,7 @@ def test_keys_come_from_a_mapping_and_must_be_unique(
     kind: str, options: dict[str, Any], sandbox: Any
 ) -> None:
     pages = {f"page-{i:02d}": SwapRequest(source=FACE, target=PAGES[i]) for i in range(3)}
-    items = run(kind, options, pages)
+    items = run_batch(kind, options, pages)
     assert sorted(item.key for item in items) == ["page-00", "page-01", "page-02"]
     assert all(item.ok and item.result is not None for item in items)
     assert {item.swap_id for item in items} == {
@@ -153,7 +140,7 @@ def test_keys_come_from_a_mapping_and_must_be_unique(
 def test_the_money_cap_stops_new_submissions(
     kind: str, options: dict[str, Any], sandbox: Any, concurrency: int
 ) -> None:
-    items = run(kind, options, book(10), concurrency=concurrency, max_total_usd=3.0)
+    items = run_batch(kind, options, book(10), concurrency=concurrency, max_total_usd=3.0)
     sent = [item for item in items if not isinstance(item.error, errors.BatchBudgetReached)]
     stopped = [item for item in items if isinstance(item.error, errors.BatchBudgetReached)]
     assert len(items) == 10
@@ -194,7 +181,7 @@ def test_a_named_batch_runs_again_without_paying_twice(
     paid_first = charged(sandbox, "prospolabs", "deepswapai")
     assert 3 <= paid_first <= 4
 
-    second = run(kind, options, requests, name="book-1", concurrency=3)
+    second = run_batch(kind, options, requests, name="book-1", concurrency=3)
     assert sorted(item.index for item in second) == list(range(8))
     assert all(item.ok for item in second)
     assert charged(sandbox, "prospolabs", "deepswapai") == 8
@@ -204,7 +191,7 @@ def test_a_named_batch_runs_again_without_paying_twice(
     # the batch's total spend counts every page once, whichever run paid for it
     assert sum(item.spent_usd or 0 for item in second) == 8
 
-    third = run(kind, options, requests, name="book-1")
+    third = run_batch(kind, options, requests, name="book-1")
     assert all(item.resumed and item.ok for item in third)
     assert charged(sandbox, "prospolabs", "deepswapai") == 8
 
@@ -220,7 +207,7 @@ def test_a_batch_checks_its_arguments_before_sending(
         {"concurrency": True},
     ):
         with pytest.raises(errors.ConfigurationError):
-            run(kind, options, book(2), **bad)
+            run_batch(kind, options, book(2), **bad)
     assert sandbox.requests == []
 
 
@@ -235,7 +222,7 @@ def test_info_logging_is_one_line_per_attempt_and_no_stamina_line(
     sandbox.faults.add(Fault(provider="prospolabs", kind="status", status=401, times=1))
     caplog.set_level(logging.INFO)
     with stamina.set_testing(True, attempts=3):
-        items = run(kind, options, book(3), concurrency=1)
+        items = run_batch(kind, options, book(3), concurrency=1)
     attempts = [attempt for item in items for attempt in item.attempts]
     records = [r for r in caplog.records if r.levelno >= logging.INFO and r.name != "httpx"]
     assert not [r for r in records if r.name.startswith("stamina")]
@@ -276,7 +263,7 @@ def test_every_observer_hook_names_the_swap(
             seen.append((f"job:{state}", swap_id))
 
     sandbox.faults.add(Fault(provider="prospolabs", kind="status", status=401, times=1))
-    items = run(kind, {**options, "observers": [Observer()]}, book(1))
+    items = run_batch(kind, {**options, "observers": [Observer()]}, book(1))
     (item,) = items
     assert item.ok
     kinds = [what for what, _ in seen]
@@ -295,7 +282,7 @@ def test_a_broken_progress_callback_loses_nothing(
     def broken(progress: BatchProgress) -> None:
         raise RuntimeError("the progress bar fell over")
 
-    items = run(kind, options, iter(book(3)), on_progress=broken)  # a generator: no total
+    items = run_batch(kind, options, iter(book(3)), on_progress=broken)  # a generator: no total
     assert len(items) == 3
     assert all(item.ok for item in items)
     assert "on_progress callback failed" in caplog.text
@@ -305,7 +292,7 @@ def test_log_records_name_the_vendor_job_both_ways(
     kind: str, options: dict[str, Any], sandbox: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="swapkit")
-    (item,) = run(kind, options, book(1))
+    (item,) = run_batch(kind, options, book(1))
     (record,) = [r for r in caplog.records if getattr(r, "event", None) == "attempt"]
     assert item.result is not None
     assert record.job_id == record.vendor_job_id == item.result.job_id  # type: ignore[attr-defined]
@@ -336,7 +323,7 @@ def test_cancelling_an_async_batch_cancels_its_swaps_and_a_rerun_pays_nothing_tw
 
     asyncio.run(cancelled())
     paid = charged(sandbox, "prospolabs", "deepswapai")
-    items = run("async", options, book(8), name="b")
+    items = run_batch("async", options, book(8), name="b")
     assert len(items) == 8
     assert all(item.ok or isinstance(item.error, errors.OutcomeUnknown) for item in items)
     assert charged(sandbox, "prospolabs", "deepswapai") <= 8

@@ -91,13 +91,27 @@ def swap(kind: str, options: dict[str, Any]) -> Any:
     return asyncio.run(main())
 
 
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def tracing(exporter: InMemorySpanExporter) -> TracerProvider:
+    """A tracer provider that exports every finished span to `exporter`."""
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider
+
+
 def test_a_span_per_swap_with_an_event_per_attempt(
-    kind: str, options: dict[str, Any], swapkit_sandbox_server: Any
+    kind: str,
+    options: dict[str, Any],
+    swapkit_sandbox_server: Any,
+    exporter: InMemorySpanExporter,
+    tracing: TracerProvider,
 ) -> None:
     sandbox = swapkit_sandbox_server.sandbox
-    exporter = InMemorySpanExporter()
-    tracing = TracerProvider()
-    tracing.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
     observer = OpenTelemetryObserver(
         tracer_provider=tracing, meter_provider=MeterProvider(metric_readers=[reader])
@@ -132,12 +146,13 @@ def test_a_span_per_swap_with_an_event_per_attempt(
 
 
 def test_a_failed_swap_ends_its_span_with_an_error_status(
-    kind: str, options: dict[str, Any], swapkit_sandbox_server: Any
+    kind: str,
+    options: dict[str, Any],
+    swapkit_sandbox_server: Any,
+    exporter: InMemorySpanExporter,
+    tracing: TracerProvider,
 ) -> None:
     sandbox = swapkit_sandbox_server.sandbox
-    exporter = InMemorySpanExporter()
-    tracing = TracerProvider()
-    tracing.add_span_processor(SimpleSpanProcessor(exporter))
     sandbox.faults.add(Fault(kind="status", status=401))
     error = swap(kind, {**options, "observers": [OpenTelemetryObserver(tracing)]})
     assert isinstance(error, errors.SwapError)

@@ -3,7 +3,6 @@ moves to the others, and the settings cap concurrency and rate."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from typing import Any
 
@@ -12,11 +11,11 @@ import pluggy
 import pytest
 
 import swapkit
-from swapkit import AsyncSwapClient, BatchItem, SwapClient, errors
+from swapkit import SwapClient, errors
 from swapkit.core.pacing import DEFAULT_PAUSE_SECONDS, MAX_PAUSE_SECONDS, Pacer
 from swapkit.sandbox import Fault
 
-from .conftest import FakeClock, make_image
+from .conftest import FakeClock, make_image, run_batch
 
 FACE = make_image((48, 40), (220, 180, 150))
 PAGES = [make_image((64, 56), (10 * i, 90, 160)) for i in range(12)]
@@ -136,18 +135,6 @@ class InFlight:
             self.now[attempt.provider] -= 1
 
 
-def run(kind: str, options: dict[str, Any], requests: Any, **batch: Any) -> list[BatchItem]:
-    if kind == "sync":
-        with SwapClient(**options) as client:
-            return list(client.batch(requests, **batch))
-
-    async def main() -> list[BatchItem]:
-        async with AsyncSwapClient(**options) as client:
-            return [item async for item in client.batch(requests, **batch)]
-
-    return asyncio.run(main())
-
-
 def test_a_saturated_vendor_hands_its_overflow_to_the_others(
     kind: str, swapkit_sandbox_server: Any, plugin_manager: pluggy.PluginManager
 ) -> None:
@@ -158,7 +145,7 @@ def test_a_saturated_vendor_hands_its_overflow_to_the_others(
         "observers": [counter],
     }
     pages = [{"source": FACE, "target": page} for page in PAGES]
-    items = run(kind, options, pages, concurrency=6)
+    items = run_batch(kind, options, pages, concurrency=6)
     assert all(item.ok for item in items)
     assert counter.most["prospolabs"] <= 2
     served = {item.provider for item in items}
@@ -184,7 +171,7 @@ def test_a_429_slows_only_that_vendor_and_the_next_pages_go_elsewhere(
         "provider_retries": 0,
     }
     pages = [{"source": FACE, "target": page} for page in PAGES]
-    items = run(kind, options, pages, concurrency=2)
+    items = run_batch(kind, options, pages, concurrency=2)
     assert all(item.ok and item.provider == "deepswapai" for item in items)
     limited = [r for r in sandbox.requests if r.path.startswith("/prospolabs")]
     # the pages in flight when the first 429 came back met it; none after
@@ -206,7 +193,7 @@ def test_when_every_vendor_is_paused_the_swap_waits_within_its_deadline(
     # the first page meets the 429 (DeepSwapAI sends no Retry-After: a 1 s pause); the next
     # page, with no other vendor to go to, waits out the pause instead of hitting the wall
     pages = [{"source": FACE, "target": page} for page in PAGES[:3]]
-    items = sorted(run(kind, options, pages, concurrency=1), key=lambda item: item.index)
+    items = sorted(run_batch(kind, options, pages, concurrency=1), key=lambda item: item.index)
     assert isinstance(items[0].error, errors.RateLimited)
     assert items[1].ok
     assert items[2].ok

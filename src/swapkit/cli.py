@@ -137,7 +137,7 @@ def swap(
 ) -> int:
     """Swap the face from SOURCE into TARGET (or into a vendor --template)."""
     from swapkit.cli_jobs import job_line
-    from swapkit.cli_output import rescue, unwritable
+    from swapkit.cli_output import refuse_unwritable, save
     from swapkit.core.client import SwapClient
     from swapkit.core.models import Template
 
@@ -153,9 +153,7 @@ def swap(
         request["options"] = parse_options(vendor_options)
     if webhook_url is not None:
         request["webhook_url"] = webhook_url
-    problem = unwritable(output)
-    if problem:  # found before anything is sent, or paid for
-        print(f"error: cannot write the result to {str(output)!r}: {problem}", file=sys.stderr)
+    if refuse_unwritable(output):  # found before anything is sent, or paid for
         return 2
     show_retries()
     path = ledger_path(ledger, no_ledger)
@@ -171,18 +169,15 @@ def swap(
             print(f"  collect it with: swapkit jobs wait {job.id} -o {output}{where}")
             return 0
         result = client.swap(source=source, idempotency_key=idempotency_key, **request)
-    try:
-        result.save(output)
-    except OSError as exc:
-        rescued = rescue(result)
+    written, problem = save(result, output)
+    if problem:
         print(
-            f"error: the swap succeeded but {str(output)!r} could not be written "
-            f"({exc.strerror or exc}); the image was saved as {str(rescued)!r} instead",
+            f"error: the swap succeeded but {problem}; the image was saved as "
+            f"{str(written)!r} instead",
             file=sys.stderr,
         )
-        _show(result, rescued, as_json)
-        return 3
-    _show(result, output, as_json)
+    _show(result, written, as_json)
+    return 3 if problem else 0
     return 0
 
 
@@ -259,6 +254,8 @@ def providers(as_json: bool) -> int:
 
 def _effective_settings(provider_class: Any) -> dict[str, tuple[Any, str]]:
     """Each setting's value in effect (secrets masked) and where it came from."""
+    import typing
+
     from pydantic import SecretStr
 
     from swapkit.core.config import load_config
@@ -277,8 +274,8 @@ def _effective_settings(provider_class: Any) -> dict[str, tuple[Any, str]]:
     shown: dict[str, tuple[Any, str]] = {}
     for key, field in settings_class.model_fields.items():
         value = values.get(key, field.default)
-        secret = field.annotation is not None and "SecretStr" in str(field.annotation)
-        if isinstance(value, SecretStr) or (secret and value):
+        secret = field.annotation is SecretStr or SecretStr in typing.get_args(field.annotation)
+        if secret and value:
             value = "****"
         shown[key] = (value, sources.get(key, "default"))
     return shown

@@ -241,19 +241,15 @@ class _Report:
         self._bar.update(self._task, completed=progress.finished, status=status)
 
     def item(self, item: BatchItem) -> None:
-        from swapkit.cli_output import attempt_json, rescue
+        from swapkit.cli_output import attempt_json, save
 
         self.items.append(item)
         written: Path | None = None
         problem = None
         if item.result is not None:
             safe = _UNSAFE.sub("_", item.key)[:120] or "item"
-            written = self.folder / f"{safe}.{item.result.extension}"
-            try:
-                item.result.save(written)
-            except OSError as exc:
-                problem = f"{written} could not be written ({exc.strerror or exc})"
-                written = rescue(item.result)
+            written, problem = save(item.result, self.folder / f"{safe}.{item.result.extension}")
+            if problem is not None:
                 self.rescued += 1
         else:
             self.failed += 1

@@ -173,32 +173,25 @@ def wait(
     import sys
 
     from swapkit.cli_options import show_retries
-    from swapkit.cli_output import rescue, unwritable
+    from swapkit.cli_output import refuse_unwritable, save
 
-    problem = unwritable(output)
-    if problem:  # found before waiting
-        print(f"error: cannot write the result to {str(output)!r}: {problem}", file=sys.stderr)
+    if refuse_unwritable(output):  # found before waiting
         return 2
     show_retries()
     with _client(*_inherited(ctx, ledger, no_ledger), providers=list(providers) or None) as client:
         result = client.job(job_id).wait(timeout=timeout)
-    try:
-        result.save(output)
-    except OSError as exc:
-        output = rescue(result)
+    output, problem = save(result, output)
+    if problem:
         print(
-            f"error: the job succeeded but the output could not be written "
-            f"({exc.strerror or exc}); the image was saved as {str(output)!r} instead",
+            f"error: the job succeeded but {problem}; the image was saved as "
+            f"{str(output)!r} instead",
             file=sys.stderr,
         )
-        code = 3
-    else:
-        code = 0
     print(f"wrote {output} ({result.media_type}, {result.width}x{result.height})")
     print(f"  job        {result.swap_id}")
     print(f"  provider   {result.provider}")
     print(f"  spent      {_money(result.spent_usd)}")
-    return code
+    return 3 if problem else 0
 
 
 @click.group("ledger")

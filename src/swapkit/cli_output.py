@@ -6,6 +6,7 @@ Shared by ``swap``, ``jobs``, ``batch`` and ``demo``; imported only when one of 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,8 +21,10 @@ __all__ = [
     "error_json",
     "print_attempts",
     "print_result",
+    "refuse_unwritable",
     "rescue",
     "result_json",
+    "save",
     "unwritable",
 ]
 
@@ -36,6 +39,24 @@ def unwritable(path: Path) -> str | None:
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         return "permission denied; choose another place"
     return None
+
+
+def refuse_unwritable(path: Path) -> bool:
+    """Print why a result cannot be written at `path` and return True; False when it can.
+    Checked before anything is sent (or waited for)."""
+    problem = unwritable(path)
+    if problem:
+        print(f"error: cannot write the result to {str(path)!r}: {problem}", file=sys.stderr)
+    return problem is not None
+
+
+def save(result: SwapResult, path: Path) -> tuple[Path, str | None]:
+    """Write a paid result to `path`; when that fails, somewhere it fits (`rescue`).  Where it
+    went, and why `path` could not be written (None when it was)."""
+    try:
+        return result.save(path), None
+    except OSError as exc:
+        return rescue(result), f"{str(path)!r} could not be written ({exc.strerror or exc})"
 
 
 def rescue(result: SwapResult) -> Path:

@@ -229,6 +229,7 @@ class BatchState:
         else:
             self._source = ((None, value) for value in requests)
         self._index = 0
+        self._exhausted = False
         self.submitted = self.running = self.done = self.failed = self.unpriced = 0
         self.spent = 0.0
         self._keys: set[str] = set()
@@ -257,6 +258,20 @@ class BatchState:
         if self.reached():
             return _Pending(index, key, None, self._over(key))
         return _Pending(index, key, request)
+
+    def take(self, room: int) -> list[_Pending]:
+        """The next items: up to `room` to send, and those met on the way that end unsent
+        (an invalid request, the money cap reached); empty once the input is done."""
+        taken: list[_Pending] = []
+        while room > 0 and not self._exhausted:
+            pending = self.next()
+            if pending is None:
+                self._exhausted = True
+                break
+            taken.append(pending)
+            if pending.request is not None:
+                room -= 1
+        return taken
 
     def reached(self) -> bool:
         with self._lock:
@@ -308,10 +323,20 @@ class BatchState:
         self._report()
         return item
 
+    def ended(
+        self, pending: _Pending, result: SwapResult | None, error: BaseException | None
+    ) -> BatchItem:
+        """The item for a swap that ran and ended with `result` or `error`; an error that is
+        not swapkit's (a bug) is raised."""
+        if error is not None and not isinstance(error, SwapError):
+            raise error
+        return self.finished(pending, result, error, ran=True)
+
     def _resumed(self, result: SwapResult | None, error: SwapError | None) -> bool:
         if self.name is None:
             return False
-        swap_id = (result or error).swap_id if (result or error) is not None else None  # type: ignore[union-attr]
+        source = result if result is not None else error
+        swap_id = source.swap_id if source is not None else None
         record = self._store.get(swap_id) if swap_id else None
         return record is not None and record.created_at < self._started_at
 
@@ -344,14 +369,10 @@ def run_batch(state: BatchState, swap: Callable[..., SwapResult]) -> Iterator[Ba
         max_workers=state.concurrency, thread_name_prefix="swapkit-batch"
     )
     running: dict[concurrent.futures.Future[SwapResult], _Pending] = {}
-    exhausted = False
     try:
         while True:
-            while not exhausted and len(running) < state.concurrency:
-                pending = state.next()
-                if pending is None:
-                    exhausted = True
-                elif pending.request is None:
+            for pending in state.take(state.concurrency - len(running)):
+                if pending.request is None:
                     yield state.finished(pending, None, pending.error, ran=False)
                 else:
                     request, keywords = state.swap_arguments(pending)
@@ -362,14 +383,9 @@ def run_batch(state: BatchState, swap: Callable[..., SwapResult]) -> Iterator[Ba
                 running, return_when=concurrent.futures.FIRST_COMPLETED
             )
             for future in ended:
-                pending = running.pop(future)
                 error = future.exception()
-                if error is None:
-                    yield state.finished(pending, future.result(), None, ran=True)
-                elif isinstance(error, SwapError):
-                    yield state.finished(pending, None, error, ran=True)
-                else:
-                    raise error
+                result = None if error is not None else future.result()
+                yield state.ended(running.pop(future), result, error)
     finally:
         # nothing new is sent; what is in flight may be paid for, so it is seen to its end
         pool.shutdown(wait=True, cancel_futures=True)
@@ -380,14 +396,10 @@ async def run_batch_async(
 ) -> AsyncIterator[BatchItem]:
     """Run `state`'s items with `swap` as asyncio tasks, `concurrency` at a time."""
     running: dict[asyncio.Task[SwapResult], _Pending] = {}
-    exhausted = False
     try:
         while True:
-            while not exhausted and len(running) < state.concurrency:
-                pending = state.next()
-                if pending is None:
-                    exhausted = True
-                elif pending.request is None:
+            for pending in state.take(state.concurrency - len(running)):
+                if pending.request is None:
                     yield state.finished(pending, None, pending.error, ran=False)
                 else:
                     request, keywords = state.swap_arguments(pending)
@@ -396,14 +408,9 @@ async def run_batch_async(
                 return
             ended, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in ended:
-                pending = running.pop(task)
                 error = task.exception()
-                if error is None:
-                    yield state.finished(pending, task.result(), None, ran=True)
-                elif isinstance(error, SwapError):
-                    yield state.finished(pending, None, error, ran=True)
-                else:
-                    raise error
+                result = None if error is not None else task.result()
+                yield state.ended(running.pop(task), result, error)
     except asyncio.CancelledError:
         # cancelled by the caller: the swaps in flight are cancelled too (their jobs stay in
         # the ledger, so a named batch picks them up again)

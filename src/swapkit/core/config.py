@@ -172,4 +172,4 @@ def load_config(path: str | os.PathLike[str] | bool | None = None) -> SwapkitCon
         )
         origin = f"{where} or the SWAPKIT_* environment" if where else "the SWAPKIT_* environment"
         raise ConfigurationError(f"invalid swapkit settings (from {origin}): {problems}") from None
-    return SwapkitConfig.model_construct(**{**loaded.__dict__})
+    return loaded

@@ -28,9 +28,10 @@ from collections.abc import Callable
 
 import httpx
 
+from swapkit.core.breaker import Admission
 from swapkit.core.retry import parse_retry_after
 
-__all__ = ["DEFAULT_PAUSE_SECONDS", "Pacer", "Pacing"]
+__all__ = ["DEFAULT_PAUSE_SECONDS", "Pacer"]
 
 #: How long a provider rests after a 429 that says nothing about when to come back.
 DEFAULT_PAUSE_SECONDS = 1.0
@@ -38,14 +39,6 @@ DEFAULT_PAUSE_SECONDS = 1.0
 RECHECK_SECONDS = 0.05
 #: The longest pause a vendor's headers may impose (a bad header must not park a vendor).
 MAX_PAUSE_SECONDS = 600.0
-
-
-@dataclasses.dataclass(frozen=True)
-class Pacing:
-    """Whether an attempt may start at a provider now; when not, why, and when to look again."""
-
-    reason: str | None = None
-    retry_at: float | None = None
 
 
 @dataclasses.dataclass
@@ -68,31 +61,32 @@ class Pacer:
 
     def acquire(
         self, provider: str, max_concurrency: int | None, requests_per_minute: float | None
-    ) -> Pacing:
-        """Take a slot at `provider` for an attempt, or say why not (nothing taken then).
-        A slot taken must be given back with `release`."""
+    ) -> Admission:
+        """Take a slot at `provider` for an attempt (an `Admission` without a reason), or say
+        why not and when to ask again (nothing taken then).  A slot taken must be given back
+        with `release`."""
         with self._lock:
             state = self._state(provider)
             now = self.clock()
             if now < state.paused_until:
-                return Pacing(
+                return Admission(
                     f"rate-limited by the vendor for another {state.paused_until - now:.1f} s",
                     retry_at=state.paused_until,
                 )
             if max_concurrency is not None and state.in_flight >= max_concurrency:
-                return Pacing(
+                return Admission(
                     f"saturated: {state.in_flight} swaps in flight (max_concurrency)",
                     retry_at=now + RECHECK_SECONDS,
                 )
             if requests_per_minute is not None and now < state.next_start:
-                return Pacing(
+                return Admission(
                     f"paced to {requests_per_minute:g} swaps a minute (requests_per_minute)",
                     retry_at=state.next_start,
                 )
             state.in_flight += 1
             if requests_per_minute is not None:
                 state.next_start = max(state.next_start, now) + 60.0 / requests_per_minute
-            return Pacing()
+            return Admission()
 
     def release(self, provider: str) -> None:
         with self._lock:

@@ -342,14 +342,13 @@ def swap_flow(
 
 
 def _pace(router: Router, provider: Provider) -> Admission:
-    """A slot at `provider` from the client's pacer, as an admission (a reason when none)."""
+    """A slot at `provider` from the client's pacer (a reason when there is none)."""
     if router.pacer is None:
         return Admission()
     settings = provider.settings
-    pacing = router.pacer.acquire(
+    return router.pacer.acquire(
         provider.name, settings.max_concurrency, settings.requests_per_minute
     )
-    return Admission(pacing.reason, retry_at=pacing.retry_at)
 
 
 def _eligible(
