@@ -284,10 +284,11 @@ def swap_flow(
 ) -> Generator[Step, Any, SwapResult | Submitted]:
     """Try the eligible providers in the strategy's order until one returns a result.
 
-    Providers whose breaker is open are passed over; when every provider that could take the
-    swap is waiting on its breaker and the deadline allows, the flow sleeps until the first
-    may be asked again.  With `detach`, a job the vendor accepted and is still running ends
-    the flow as `Submitted` (failover happens only before that).
+    Providers whose breaker is open, or that the pacer holds back (paused by a rate limit,
+    saturated), are passed over; when every provider that could take the swap is waiting and
+    the deadline allows, the flow sleeps until the first may be asked again.  With `detach`, a
+    job the vendor accepted and is still running ends the flow as `Submitted` (failover happens
+    only before that).
     """
     router = router or Router()
     uploads = uploads or Uploads()
@@ -331,7 +332,7 @@ def swap_flow(
                 return outcome
             if not _fails_over(swap):
                 raise swap.ended(outcome)
-        queue = [] if swap.tried else (yield from _wait_for_breakers(swap, blocked))
+        queue = [] if swap.tried else (yield from _wait_for_admission(swap, blocked))
     for provider, _, admission in blocked:
         reasons[provider.name] = ProviderUnavailable(admission.reason or "", provider=provider.name)
     if not swap.tried:
@@ -439,7 +440,7 @@ def _fails_over(swap: _Swap) -> bool:
     return action == "failover" and swap.budget.remaining_seconds() > 0
 
 
-def _wait_for_breakers(
+def _wait_for_admission(
     swap: _Swap, blocked: list[tuple[Provider, str, Admission]]
 ) -> Generator[Step, Any, list[tuple[Provider, str]]]:
     """Sleep until a blocked provider may be asked again; nothing when the deadline is first."""
