@@ -19,8 +19,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from swapkit.sandbox import FakeClock, Sandbox
-from swapkit.sandbox.deepswapai import MAX_IMAGE_BYTES, DeepSwapAIOptions
-from swapkit.sandbox.deepswapai_images import output_size
+from swapkit.sandbox.vendors.deepswapai import MAX_IMAGE_BYTES, DeepSwapAIOptions
+from swapkit.sandbox.vendors.deepswapai.images import output_size
 
 from .conftest import ClientFactory
 from .helpers import (

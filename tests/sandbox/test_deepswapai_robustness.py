@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swapkit.sandbox import FakeClock, Sandbox
-from swapkit.sandbox.deepswapai_errors import ERROR_CODES
+from swapkit.sandbox.vendors.deepswapai.errors import ERROR_CODES
 from swapkit.sandbox.pytest_plugin import LOOPBACK_ALLOWED_HOSTS
 
 from .helpers import DS_AUTH, b64, decode, image_bytes

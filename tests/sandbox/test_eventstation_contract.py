@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from swapkit.sandbox import FakeClock, Sandbox
-from swapkit.sandbox.eventstation import EventStationOptions, EventStationVendor
-from swapkit.sandbox.eventstation_filters import DEFAULT_FILTERS, EventStationFilter
+from swapkit.sandbox.vendors.eventstation import EventStationOptions, EventStationVendor
+from swapkit.sandbox.vendors.eventstation.filters import DEFAULT_FILTERS, EventStationFilter
 
 from .conftest import ClientFactory
 from .helpers import ES_AUTH, ES_KEY, face_b64

@@ -9,8 +9,8 @@ import pydantic
 import pytest
 
 from swapkit.sandbox import Sandbox, SandboxRequest, SandboxResponse, Vendor, VendorOptions
-from swapkit.sandbox.acedata import AceDataOptions, AceDataVendor
-from swapkit.sandbox.prospolabs import ProspolabsOptions, ProspolabsVendor
+from swapkit.sandbox.vendors.acedata import AceDataOptions, AceDataVendor
+from swapkit.sandbox.vendors.prospolabs import ProspolabsOptions, ProspolabsVendor
 
 ACE_OPTIONS = (
     "async_success, dimension_type, error_envelope, result_ttl_seconds, task_status_words, "

@@ -36,17 +36,14 @@ import httpx
 from pydantic import ValidationError
 
 from .accounts import Accounts, ResetFormat
-from .acedata import AceDataVendor
 from .clock import FakeClock
-from .deepswapai import DeepSwapAIVendor
-from .eventstation import EventStationVendor
 from .faults import Fault, FaultBook, html_error_page
 from .jobs import JobStore
 from .messages import SandboxRequest, SandboxResponse, json_response
-from .prospolabs import ProspolabsVendor
 from .results import ResultStore
 from .scheduler import Scheduler
 from .vendor import SandboxSettings, Vendor, VendorContext, VendorOptions
+from .vendors import BUILTIN_VENDORS
 from .webhooks import WebhookDelivery, WebhookDispatcher
 
 if TYPE_CHECKING:
@@ -55,12 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CONTROL_PREFIX", "VENDOR_CLASSES", "Sandbox"]
 
-VENDOR_CLASSES: tuple[type[Vendor], ...] = (
-    ProspolabsVendor,
-    AceDataVendor,
-    EventStationVendor,
-    DeepSwapAIVendor,
-)
+VENDOR_CLASSES: tuple[type[Vendor], ...] = BUILTIN_VENDORS
 """Every emulated vendor; each is mounted at `/<Vendor.name>/`."""
 
 CONTROL_PREFIX = "/_sandbox"

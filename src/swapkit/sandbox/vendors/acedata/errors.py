@@ -23,9 +23,9 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from .faults import ErrorEnvelope
-from .images import ImageProblem
-from .messages import SandboxResponse, json_response
+from ...faults import ErrorEnvelope
+from ...images import ImageProblem
+from ...messages import SandboxResponse, json_response
 
 __all__ = [
     "ERROR_CODES",

@@ -23,10 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .fastapi_errors import phrase
-from .faults import DeepSwapAIEnvelope
-from .images import ImageProblem
-from .messages import SandboxResponse, json_response
+from ...fastapi_errors import phrase
+from ...faults import DeepSwapAIEnvelope
+from ...images import ImageProblem
+from ...messages import SandboxResponse, json_response
 
 __all__ = [
     "DOCUMENTED_CODES",

@@ -26,7 +26,7 @@ from typing import Literal
 from PIL import Image, ImageDraw, ImageOps
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .images import composite, encode_image
+from ...images import composite, encode_image
 
 __all__ = [
     "DEFAULT_FILTERS",

@@ -37,10 +37,10 @@ docs/sandbox.md). Some are the vendor's options, `EventStationOptions`
   `/v6/status/...` (404 `Job not found`, like an unknown id or another key's job). Ids are
   RunPod-style, `<uuid4>-u1` [I].
 
-Layout: this module has the options, routing, auth and the run/status/filters endpoints; the
-catalogue and the rendered images are in `eventstation_filters`, the request bodies in
-`eventstation_requests`, jobs and their status bodies in `eventstation_jobs`; the FastAPI error
-shapes are shared with Prospolabs in `fastapi_errors`.
+Layout: this module has the routing, auth and the run/status/filters endpoints; the options are
+in `options`, the catalogue and the rendered images in `filters`, the request bodies in
+`requests`, jobs and their status bodies in `jobs`; the FastAPI error shapes are the shared
+`fastapi_errors`.
 """
 
 from __future__ import annotations
@@ -51,31 +51,18 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 
-from pydantic import Field, model_validator
+from ...fastapi_errors import RequestValidationError, detail_response, phrase, read_json
+from ...faults import Fault
+from ...messages import SandboxRequest, SandboxResponse, json_response
+from ...vendor import Vendor, VendorContext, VendorOptions
+from .jobs import QUEUED_WORDS, EventStationJobs
+from .options import EventStationOptions
+from .requests import ROUTES, GenerationFamily, RunRoute, parse_generation
 
-from .eventstation_filters import DEFAULT_FILTERS, EventStationFilter, FilterKey
-from .eventstation_jobs import QUEUED_WORDS, EventStationJobs
-from .eventstation_requests import ROUTES, GenerationFamily, RunRoute, parse_generation
-from .fastapi_errors import RequestValidationError, detail_response, phrase, read_json
-from .faults import Fault
-from .messages import SandboxRequest, SandboxResponse, json_response
-from .vendor import Vendor, VendorContext, VendorOptions
-
-__all__ = [
-    "DEFAULT_API_KEY",
-    "EventStationOptions",
-    "EventStationVendor",
-    "OutputFormat",
-    "TimingFields",
-]
+__all__ = ["DEFAULT_API_KEY", "EventStationVendor"]
 
 DEFAULT_API_KEY = "es-sandbox"
 
-OutputFormat = Literal["png", "jpeg", "webp"]
-TimingFields = Literal["v6", "all", "none"]
-"""Which status bodies carry `delayTime`/`executionTime`: v6 only, both generations, none."""
-
-_HEADER_TOKEN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 _STATUS_ROUTE = re.compile(r"/v([26])/status/([^/]+)")
 _FAMILY_OF_STATUS_PATH: dict[str, GenerationFamily] = {"2": "v1", "6": "v6"}
 _MESSAGES = {
@@ -86,52 +73,6 @@ _MESSAGES = {
     405: "Method Not Allowed",
     429: "Rate limit exceeded",
 }
-
-
-class EventStationOptions(VendorOptions):
-    """EventStation's options: `Sandbox(vendor_options={"eventstation": {...}})`.
-
-    The vendor leaves most of these unknown; each default is the sandbox's reading.
-    """
-
-    auth_header: str = Field(default="Authorization", pattern=_HEADER_TOKEN)
-    """The header that carries the API key (any case on the wire)."""
-
-    auth_scheme: str = Field(default="Bearer", pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]*$")
-    """The word before the key (`Bearer <key>`), matched case-insensitively; "" = the bare key."""
-
-    invalid_key_status: Literal[401, 403] = 403
-    """The status of a well-formed but unknown key (`{"detail": "Invalid API key"}`)."""
-
-    filters: tuple[EventStationFilter, ...] = DEFAULT_FILTERS
-    """The filter catalogue (`GET /v1/filters/` lists the `listed` ones; all are usable)."""
-
-    output_format: OutputFormat = "png"
-    """The encoding of the result images (PNG, like ComfyUI's SaveImage [I])."""
-
-    result_scale: float = Field(default=1.0, gt=0, le=1)
-    """Scale of the result size (1.0: 1200x1800 portrait); tests use small values."""
-
-    timing_fields: TimingFields = "v6"
-    """Which status bodies carry RunPod's `delayTime`/`executionTime` (milliseconds)."""
-
-    invalid_input_outcome: Literal["failed", "empty"] = "failed"
-    """A job whose photo is unusable ends `FAILED` with `error`, or `COMPLETED` with no images."""
-
-    job_ttl_seconds: float | None = Field(default=30 * 60.0, gt=0)
-    """How long a finished job stays visible (RunPod's 30 minutes [I]); None: forever."""
-
-    max_concurrent_jobs: int | None = Field(default=None, ge=1)
-    """Jobs of one key waiting or running at once before 429 (the plans allow 3-4); None: any."""
-
-    @model_validator(mode="after")
-    def _unique_filter_ids(self) -> EventStationOptions:
-        seen: set[FilterKey] = set()
-        for entry in self.filters:
-            if entry.key in seen:
-                raise ValueError(f"two filters have the id {entry.id!r}")
-            seen.add(entry.key)
-        return self
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import Literal
 
 from PIL import Image
 
-from .images import composite, has_face
+from ...images import composite, has_face
 
 __all__ = [
     "BOX_4K",

@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .eventstation_filters import FilterKey, Ratio, filter_key
-from .fastapi_errors import RequestValidationError, validate_payload, value_error
+from ...fastapi_errors import RequestValidationError, validate_payload, value_error
+from .filters import FilterKey, Ratio, filter_key
 
 __all__ = [
     "ROUTES",

@@ -56,8 +56,8 @@ Some can be changed with the vendor's options, `AceDataOptions`
   Content-Type sniffed from its bytes (else the part's declared type); `expires_at` is ISO 8601
   UTC with milliseconds and `Z` (`2026-03-01T12:00:00.000Z`).
 
-Layout: this module has the options, routing, auth, swaps and uploads; the error codes and
-envelopes are in `acedata_errors`, task creation, callbacks and task records in `acedata_tasks`.
+Layout: this module has the routing, auth, swaps and uploads; the options are in `options`, the
+error codes and envelopes in `errors`, task creation, callbacks and task records in `tasks`.
 """
 
 from __future__ import annotations
@@ -70,25 +70,24 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, get_args
 from urllib.parse import urlsplit
 
-from .acedata_errors import ERROR_CODES, code_for_status, error_response, image_problem_error
-from .acedata_tasks import RESULT_FOLDER, AceDataTasks
-from .faults import AceDataEnvelope, ErrorEnvelope, Fault
-from .images import ImageProblem, SwapImage, has_face, open_image, sniff_media_type
-from .jobs import JobOutcome
-from .messages import FormPart, SandboxRequest, SandboxResponse, json_response, parse_multipart
-from .vendor import Vendor, VendorContext, VendorOptions
+from ...faults import AceDataEnvelope, ErrorEnvelope, Fault
+from ...images import ImageProblem, SwapImage, has_face, open_image, sniff_media_type
+from ...jobs import JobOutcome
+from ...messages import FormPart, SandboxRequest, SandboxResponse, json_response, parse_multipart
+from ...vendor import Vendor, VendorContext, VendorOptions
+from .errors import ERROR_CODES, code_for_status, error_response, image_problem_error
+from .options import AceDataOptions
+from .tasks import RESULT_FOLDER, AceDataTasks
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
     "MAX_FILE_BYTES",
     "UPLOAD_FOLDER",
     "UPLOAD_TTL_SECONDS",
-    "AceDataOptions",
     "AceDataVendor",
-    "DimensionType",
 ]
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
@@ -98,43 +97,12 @@ UPLOAD_TTL_SECONDS = 7 * 24 * 60 * 60.0
 DEFAULT_TIMEOUT_SECONDS = 120.0
 UPLOAD_FOLDER = "cdn/uploads"
 
-DimensionType = Literal["int", "str"]
-"""How `image_width`/`image_height` are sent: JSON integers or strings."""
-
 _SWAP, _TASKS, _UPLOAD = "/face/swap", "/face/tasks", "/files/upload"
 #: The management plane's upload route, as the vendor's SDK calls it (`files.upload`).
 _PLATFORM_UPLOAD = "/api/v1/files"
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 _MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 _SUFFIX = re.compile(r"\.([A-Za-z0-9]{1,10})$")
-
-
-class AceDataOptions(VendorOptions):
-    """AceDataCloud's options: `Sandbox(vendor_options={"acedata": {...}})`.
-
-    Each picks one of the readings the vendor's documents disagree on; the defaults follow the
-    face-swap guide.
-    """
-
-    error_envelope: AceDataEnvelope = "standard"
-    """The error body of every API error (`Fault(envelope=...)` overrides it for one answer)."""
-
-    dimension_type: DimensionType = "int"
-    """`image_width`/`image_height` as JSON integers (the examples) or strings (the OAS)."""
-
-    async_success: bool = False
-    """Answer an async submit with `{"success": true, "task_id"}` instead of `{"task_id"}`."""
-
-    task_status_words: bool = True
-    """Add `"status": "processing" | "succeeded" | "failed"` to task records (the vendor SDK
-    reads a status word before anything else; `False` gives records with none)."""
-
-    token_mismatched_status: Literal[400, 401] = 400
-    """The status of `token_mismatched`: 400 (seed 002's error list) or 401 (the responses
-    concept page)."""
-
-    result_ttl_seconds: float = 30 * 24 * 60 * 60.0
-    """How long result URLs stay valid (30 days, like the vendor's other image services)."""
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,12 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .images import SwapImage, composite, encode_image
-from .jobs import Job, JobOutcome
+from ...images import SwapImage, composite, encode_image
+from ...jobs import Job, JobOutcome
 
 if TYPE_CHECKING:
-    from .acedata import AceDataOptions
-    from .vendor import VendorContext
+    from ...vendor import VendorContext
+    from .options import AceDataOptions
 
 __all__ = ["RESULT_FOLDER", "AceDataTasks"]
 

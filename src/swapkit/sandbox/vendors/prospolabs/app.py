@@ -35,25 +35,23 @@ Where the vendor is silent, the choices below (also listed in docs/sandbox.md):
   (`JSON.stringify(req.body)`) agrees with a verifier that hashes the raw bytes.
 - `inference_time` is the sandbox's `job_seconds` plus the real compute time, in seconds (three
   decimals); the webhook's `processing_time_ms` is the same duration in milliseconds.
+
+Layout: this module has the routing, auth, swaps and jobs; the options are in `options`, the
+request body and models in `requests`, the error bodies in `errors` and the signed webhooks in
+`webhooks`; the FastAPI error shapes are the shared `fastapi_errors`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import re
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
 from http import HTTPStatus
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from .fastapi_errors import RequestValidationError, validate_body
-from .images import (
+from ...fastapi_errors import RequestValidationError, validate_body
+from ...images import (
     MEDIA_TYPES,
     ImageProblem,
     SwapImage,
@@ -64,122 +62,19 @@ from .images import (
     open_image,
     split_image_reference,
 )
-from .jobs import Job, JobOutcome
-from .messages import SandboxRequest, SandboxResponse, json_response
-from .vendor import Vendor, VendorContext, VendorOptions
+from ...jobs import Job, JobOutcome
+from ...messages import SandboxRequest, SandboxResponse, json_response
+from ...vendor import Vendor, VendorContext, VendorOptions
+from .errors import ERROR_MESSAGES, FAILURE_MESSAGE, IMAGE_CODES, error_body, image_message
+from .options import ProspolabsOptions
+from .requests import CARTOON_MODELS, MAX_IMAGE_BYTES, MODELS, SwapBody
+from .webhooks import webhook_request
 
-__all__ = [
-    "MAX_IMAGE_BYTES",
-    "MODELS",
-    "ProspolabsOptions",
-    "ProspolabsVendor",
-    "SwapBody",
-    "sign_webhook",
-]
+__all__ = ["ProspolabsVendor"]
 
-MODELS = ("realistic", "cartoon", "fast", "cartoon-lite")
-MAX_IMAGE_BYTES = 10 * 1024 * 1024
-"""The documented "10 MB" limit, read as 10 MiB of decoded image bytes per image."""
-
-_CARTOON_MODELS = frozenset({"cartoon", "cartoon-lite"})
 _SWAP_ROUTE = re.compile(r"/v1/swap/([^/]+)(/async)?")
 _JOB_ROUTE = re.compile(r"/v1/jobs/([^/]+)")
 _RESULT_ROUTE = re.compile(r"/results/([^/]+)")
-_FAILURE_MESSAGE = (
-    "Face swap failed: the inference worker could not process this request. "
-    "Your credits have been refunded."
-)
-_ERROR_MESSAGES = {
-    400: "Bad request",
-    401: "Invalid API key",
-    403: "Insufficient credits. Please top up your balance.",
-    404: "Not Found",
-    429: "Rate limit exceeded. Please retry after the time given in X-RateLimit-Reset.",
-    500: "Internal server error. Your credits have been refunded.",
-    502: "Bad gateway",
-    503: "Service temporarily unavailable. Please retry shortly.",
-    504: "GPU service unavailable or timed out. Your credits have been refunded.",
-}
-
-
-class ProspolabsOptions(VendorOptions):
-    """Prospolabs' options: `Sandbox(vendor_options={"prospolabs": {...}})`."""
-
-    webhook_secret: str = "whsec-sandbox"
-    """The webhook signing secret (`X-Prospo-Signature`)."""
-
-    error_codes: bool = True
-    """Error bodies carry `"code"` and `"message"` next to `"detail"` (seed 001: "All error
-    responses include a JSON body with a machine-readable code and a human-readable message");
-    `False` gives the example's `{"detail"}` alone.  The code names are the sandbox's own [I]."""
-
-    validation_status: Literal[400, 422] = 400
-    """The status of a body that fails validation: 400 (seed 001's errors table, "invalid request
-    body, missing required fields"), or 422 as a FastAPI app answers by default."""
-
-    sync_limit_seconds: float = Field(default=120.0, gt=0)
-    """The blocking endpoint's limit (seed 001: "Timeout: 120 seconds max. If processing exceeds
-    this, use async mode."): a longer job answers 504, refunded."""
-
-    rate_limit_headers: bool = True
-    """`X-RateLimit-*` on every authenticated answer (seed 001). With no `rate_limit` configured
-    they advertise `advertised_limit` requests a minute, never enforced."""
-
-    advertised_limit: int = Field(default=600, ge=1)
-    """The limit the headers advertise when no `rate_limit` is configured."""
-
-
-#: The sandbox's code for each status [I]: seed 001 promises codes and names none.
-_CODES = {
-    400: "bad_request",
-    401: "invalid_api_key",
-    403: "insufficient_credits",
-    404: "not_found",
-    405: "method_not_allowed",
-    422: "validation_error",
-    429: "rate_limit_exceeded",
-    500: "internal_error",
-    502: "bad_gateway",
-    503: "service_unavailable",
-    504: "gpu_timeout",
-}
-#: Codes of the image checks' 400s [I].
-_IMAGE_CODES = {
-    "no_face": "no_face_detected",
-    "too_large": "image_too_large",
-    "fetch": "image_fetch_failed",
-}
-
-
-class SwapBody(BaseModel):
-    """The documented request body of `POST /v1/swap/{model}`."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    source_image: str
-    target_image: str
-    prompt: str | None = None
-    output_format: Literal["jpeg", "png", "webp"] = "jpeg"
-    output_quality: int = Field(default=95, ge=10, le=100)
-    webhook_url: str | None = None
-
-
-def sign_webhook(body: bytes, secret: str) -> str:
-    """`X-Prospo-Signature`: lowercase hex HMAC-SHA256 of the raw body, keyed with `secret`."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def _message(detail: Any) -> str:
-    """A one-line message for a `detail` that may be FastAPI's list of problems."""
-    if isinstance(detail, list):
-        return "; ".join(str(item.get("msg", item)) for item in detail if isinstance(item, dict))
-    return str(detail)
-
-
-def _timestamp() -> str:
-    """ISO 8601 UTC with milliseconds and a `Z`, e.g. `2026-02-19T14:32:27.000Z`."""
-    now = datetime.now(timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 class ProspolabsVendor(Vendor):
@@ -198,10 +93,7 @@ class ProspolabsVendor(Vendor):
         self, status: int, detail: Any, *headers: tuple[str, str], code: str | None = None
     ) -> SandboxResponse:
         """The vendor's error body: `{"detail"}`, plus `code` and `message` (an option)."""
-        body: dict[str, Any] = {"detail": detail}
-        if self.options.error_codes:
-            body["code"] = code or _CODES.get(status, "error")
-            body["message"] = _message(detail)
+        body = error_body(status, detail, code=code, with_code=self.options.error_codes)
         return json_response(status, body, headers)
 
     # -- routing ------------------------------------------------------------------------------
@@ -229,7 +121,7 @@ class ProspolabsVendor(Vendor):
 
     def error_response(self, status: int) -> SandboxResponse:
         """`{"detail": ...}` for an injected status; 429 also gets exhausted rate headers."""
-        message = _ERROR_MESSAGES.get(status)
+        message = ERROR_MESSAGES.get(status)
         if message is None:
             try:
                 message = HTTPStatus(status).phrase
@@ -311,7 +203,7 @@ class ProspolabsVendor(Vendor):
         accounts = self.context.accounts
         credits_left = accounts.credits_left(self.name, key)
         if credits_left is not None and credits_left <= 0:
-            return self._error(403, _ERROR_MESSAGES[403])
+            return self._error(403, ERROR_MESSAGES[403])
         if not is_async and self.context.settings.job_seconds > self.options.sync_limit_seconds:
             limit = self.options.sync_limit_seconds
             return self._error(
@@ -324,11 +216,11 @@ class ProspolabsVendor(Vendor):
             source = self._read_image(body.source_image, "source_image", request.origin)
             target = self._read_image(body.target_image, "target_image", request.origin)
         except ImageProblem as exc:
-            code = _IMAGE_CODES.get(exc.kind, "invalid_image")
-            return self._error(400, self._image_message(exc), code=code)
+            code = IMAGE_CODES.get(exc.kind, "invalid_image")
+            return self._error(400, image_message(exc), code=code)
         if not accounts.charge(self.name, key):
-            return self._error(403, _ERROR_MESSAGES[403])
-        swapped = composite(source.image, target.image, posterize=model in _CARTOON_MODELS)
+            return self._error(403, ERROR_MESSAGES[403])
+        swapped = composite(source.image, target.image, posterize=model in CARTOON_MODELS)
         data = encode_image(swapped, body.output_format, body.output_quality)
         processing_seconds = round(
             self.context.settings.job_seconds + time.perf_counter() - started, 3
@@ -362,24 +254,6 @@ class ProspolabsVendor(Vendor):
         if not has_face(image.image):
             raise ImageProblem("no_face", field_name)
         return image
-
-    @staticmethod
-    def _image_message(problem: ImageProblem) -> str:
-        field_name = problem.field
-        if problem.kind == "too_large":
-            megabytes = int(problem.detail) / (1024 * 1024) if problem.detail.isdigit() else 0
-            return (
-                f"Image too large: {field_name} is {megabytes:.1f} MB. "
-                "The maximum size is 10 MB per image."
-            )
-        if problem.kind == "no_face":
-            return (
-                f"No face detected in {field_name}. "
-                "Please use a clear, well-lit photo with a visible face."
-            )
-        if problem.kind == "fetch":
-            return f"Could not fetch image from URL in {field_name}."
-        return f"Invalid image format for {field_name}: expected a JPEG, PNG or WebP image."
 
     # -- jobs ---------------------------------------------------------------------------------
 
@@ -420,7 +294,7 @@ class ProspolabsVendor(Vendor):
             processing_seconds=processing_seconds,
             origin=request.origin,
             webhook_url=body.webhook_url,
-            error=_FAILURE_MESSAGE if outcome == "failed" else None,
+            error=FAILURE_MESSAGE if outcome == "failed" else None,
         )
         if outcome == "completed":
             job.result = context.results.put(
@@ -466,25 +340,6 @@ class ProspolabsVendor(Vendor):
 
     def _send_webhook(self, job: Job) -> None:
         assert job.webhook_url is not None
-        completed = job.outcome == "completed" and job.result is not None
-        data: dict[str, Any] = {
-            "job_id": job.job_id,
-            "model": job.model,
-            "result_url": job.result.url(job.origin, self.name) if job.result else None,
-            "processing_time_ms": round(job.processing_seconds * 1000),
-        }
-        if not completed:
-            data["error"] = job.error
-        payload = {
-            "event": "inference.completed" if completed else "inference.failed",
-            "job_id": job.job_id,
-            "data": data,
-            "timestamp": _timestamp(),
-        }
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        headers = {
-            "content-type": "application/json",
-            "user-agent": "Prospolabs-Webhooks/1.0",
-            "x-prospo-signature": sign_webhook(body, self.options.webhook_secret),
-        }
+        result_url = job.result.url(job.origin, self.name) if job.result else None
+        body, headers = webhook_request(job, result_url, self.options.webhook_secret)
         self.context.webhooks.send(job.webhook_url, body, headers)

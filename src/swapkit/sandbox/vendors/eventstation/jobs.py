@@ -40,21 +40,21 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from .eventstation_filters import filter_scene, prompt_scene, render_result, result_size
-from .images import (
+from ...images import (
     ImageProblem,
     decode_base64_image,
     has_face,
     open_image,
     split_image_reference,
 )
-from .jobs import Job, JobOutcome
+from ...jobs import Job, JobOutcome
+from .filters import filter_scene, prompt_scene, render_result, result_size
 
 if TYPE_CHECKING:
-    from .eventstation import EventStationOptions
-    from .eventstation_requests import Generation
-    from .faults import Fault
-    from .vendor import VendorContext
+    from ...faults import Fault
+    from ...vendor import VendorContext
+    from .options import EventStationOptions
+    from .requests import Generation
 
 __all__ = ["MAX_IMAGE_BYTES", "QUEUED_WORDS", "RUNNING_WORDS", "TERMINAL_WORDS", "EventStationJobs"]
 

@@ -19,7 +19,7 @@ docs/sandbox.md). Several are the vendor's options, `DeepSwapAIOptions`
   (mirroring `success: true` [I]); option `error_envelope` `flat` / `top_level`. Statuses [U]:
   every input error 400 by default; option `error_statuses="specific"` gives 422 / 413 / 415;
   option `errors_in_200` answers every endpoint error with 200 and `success: false`. The codes
-  of everything undocumented are invented (`deepswapai_errors.ERROR_CODES`).
+  of everything undocumented are invented (`errors.ERROR_CODES`).
 - Check order: route (404 `NOT_FOUND`, 405 `METHOD_NOT_ALLOWED`, before auth), auth (401
   `INVALID_API_KEY`), rate limit (429 `RATE_LIMIT_EXCEEDED`, no headers), the body (400
   `INVALID_REQUEST`), credits (402 `INSUFFICIENT_CREDITS`, option `credits_status=403`), the
@@ -43,9 +43,9 @@ docs/sandbox.md). Several are the vendor's options, `DeepSwapAIOptions`
 - Faults: `job_failed` makes the swap answer `PROCESSING_FAILED` (500; `code` picks another);
   `never_finish` makes it answer `PROCESSING_TIMEOUT` (504), the sync call having given up.
 
-Layout: this module has the options, routing, auth and both endpoints; the codes, statuses and
-envelopes are in `deepswapai_errors`, face counting, output sizes and the swap in
-`deepswapai_images`.
+Layout: this module has the routing, auth and both endpoints; the options are in `options`, the
+request body in `requests`, the codes, statuses and envelopes in `errors`, face counting, output
+sizes and the swap in `images`.
 """
 
 from __future__ import annotations
@@ -55,17 +55,12 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar
 
-from pydantic import Field
-
-from .deepswapai_errors import ErrorPolicy, ErrorStatuses, image_problem_error
-from .deepswapai_images import Quality, detect_faces, output_size, swap_face
-from .faults import DeepSwapAIEnvelope, Fault
-from .images import (
+from ...faults import DeepSwapAIEnvelope, Fault
+from ...images import (
     MEDIA_TYPES,
     ImageProblem,
     SwapImage,
@@ -75,120 +70,30 @@ from .images import (
     open_image,
     split_image_reference,
 )
-from .jobs import Job
-from .messages import SandboxRequest, SandboxResponse, json_response
-from .vendor import Vendor, VendorContext, VendorOptions
+from ...jobs import Job
+from ...messages import SandboxRequest, SandboxResponse, json_response
+from ...vendor import Vendor, VendorContext, VendorOptions
+from .errors import ErrorPolicy, image_problem_error
+from .images import detect_faces, output_size, swap_face
+from .options import DeepSwapAIOptions
+from .requests import BadRequest, SwapParameters, parse_swap
 
-__all__ = [
-    "DEFAULT_API_KEY",
-    "MAX_IMAGE_BYTES",
-    "OUTPUT_FORMATS",
-    "QUALITIES",
-    "RESULT_FOLDER",
-    "DeepSwapAIOptions",
-    "DeepSwapAIVendor",
-    "OutputFormat",
-]
+__all__ = ["DEFAULT_API_KEY", "RESULT_FOLDER", "DeepSwapAIVendor"]
 
 DEFAULT_API_KEY = "ds-sandbox"
-MAX_IMAGE_BYTES = 50 * 1024 * 1024
-"""The documented "50MB", read as 50 MiB of decoded bytes per image (as the other vendors)."""
 RESULT_FOLDER = "cdn/results"
 """Where outputs are served, unsigned: `/deepswapai/cdn/results/<id>.<ext>`."""
 
-OutputFormat = Literal["png", "jpg", "webp"]
-OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("png", "jpg", "webp")
-QUALITIES: tuple[Quality, ...] = ("standard", "high", "4k")
 
 _SWAP = "/v1/image-swap"
 _STATUS_ROUTE = re.compile(r"/v1/status/([^/]+)")
 _ENCODER_FORMATS = {"png": "png", "jpg": "jpeg", "webp": "webp"}
 _ENCODER_QUALITY = 92
-_FORMATS: dict[str, OutputFormat] = {name: name for name in OUTPUT_FORMATS}
-_QUALITIES: dict[str, Quality] = {name: name for name in QUALITIES}
 _ENVELOPES: dict[str, DeepSwapAIEnvelope] = {
     "nested": "nested",
     "flat": "flat",
     "top_level": "top_level",
 }
-_T = TypeVar("_T")
-
-
-class DeepSwapAIOptions(VendorOptions):
-    """DeepSwapAI's options: `Sandbox(vendor_options={"deepswapai": {...}})`.
-
-    The vendor documents no error envelope or status; each default is the sandbox's reading.
-    """
-
-    error_envelope: DeepSwapAIEnvelope = "nested"
-    """The error body: `nested`, `flat` or `top_level` (`Fault(envelope=...)` for one answer)."""
-
-    error_statuses: ErrorStatuses = "400"
-    """`"400"`: every input error is 400; `"specific"`: 422 / 413 / 415 for the three codes."""
-
-    errors_in_200: bool = False
-    """Answer every endpoint error with HTTP 200 (the body still says `success: false`)."""
-
-    credits_status: Literal[402, 403] = 402
-    """The status of `INSUFFICIENT_CREDITS`."""
-
-    accept_jpeg: bool = False
-    """Take `output_format: "jpeg"` as `jpg` instead of refusing it."""
-
-    output_scale: float = Field(default=1.0, gt=0, le=1)
-    """Scale of the quality boxes (4K 3840x2160, standard 1280x720); tests use small values."""
-
-    max_image_bytes: int = Field(default=MAX_IMAGE_BYTES, ge=1)
-    """The input limit per image, in decoded bytes (50 MiB)."""
-
-
-@dataclass(frozen=True)
-class _SwapParameters:
-    source_image: str
-    target_image: str
-    output_format: OutputFormat
-    quality: Quality
-    face_index: int
-
-
-class _BadRequest(Exception):
-    """A body the vendor refuses with `INVALID_REQUEST`; the message says why."""
-
-
-def _image_field(body: dict[str, Any], field: str) -> str:
-    value = body.get(field)
-    if value is None:
-        raise _BadRequest(f"{field} is required.")
-    if not isinstance(value, str) or not value.strip():
-        raise _BadRequest(f"{field} must be a base64-encoded image or an image URL.")
-    return value
-
-
-def _choice(body: dict[str, Any], field: str, choices: Mapping[str, _T], default: _T) -> _T:
-    value = body.get(field)
-    if value is None:
-        return default
-    if not isinstance(value, str) or value not in choices:
-        quoted = ", ".join(f'"{choice}"' for choice in choices)
-        raise _BadRequest(f"{field} must be one of {quoted}.")
-    return choices[value]
-
-
-def _parse(body: Any, *, accept_jpeg: bool) -> _SwapParameters:
-    """The swap parameters of a JSON body, or `_BadRequest`."""
-    if not isinstance(body, dict):
-        raise _BadRequest("The request body must be a JSON object.")
-    source = _image_field(body, "source_image")
-    target = _image_field(body, "target_image")
-    formats = {**_FORMATS, "jpeg": "jpg"} if accept_jpeg else _FORMATS
-    output_format = _choice(body, "output_format", formats, "png")
-    quality = _choice(body, "quality", _QUALITIES, "high")
-    face_index = body.get("face_index")
-    if face_index is None:
-        face_index = 0
-    if isinstance(face_index, bool) or not isinstance(face_index, int) or face_index < 0:
-        raise _BadRequest("face_index must be a non-negative integer.")
-    return _SwapParameters(source, target, output_format, quality, face_index)
 
 
 def _iso(epoch: float) -> str:
@@ -286,8 +191,8 @@ class DeepSwapAIVendor(Vendor):
         except (ValueError, RecursionError):
             return self.errors.response("INVALID_REQUEST", "The request body is not valid JSON.")
         try:
-            params = _parse(payload, accept_jpeg=self.options.accept_jpeg)
-        except _BadRequest as exc:
+            params = parse_swap(payload, accept_jpeg=self.options.accept_jpeg)
+        except BadRequest as exc:
             return self.errors.response("INVALID_REQUEST", str(exc))
         accounts = self.context.accounts
         credits_left = accounts.credits_left(self.name, key)
@@ -348,7 +253,7 @@ class DeepSwapAIVendor(Vendor):
         self,
         request: SandboxRequest,
         key: str,
-        params: _SwapParameters,
+        params: SwapParameters,
         data: bytes,
         size: tuple[int, int],
         faces_detected: int,
