@@ -410,7 +410,9 @@ class SwapClient(_BaseClient):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
-            follow_redirects=True, transport=deadline_transport()
+            follow_redirects=True,
+            transport=deadline_transport(),
+            mounts=_mounts(self._providers, http_client),
         )
 
     def swap(
@@ -606,7 +608,9 @@ class AsyncSwapClient(_BaseClient):
             config=config,
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(follow_redirects=True)
+        self._http = http_client or httpx.AsyncClient(
+            follow_redirects=True, mounts=_mounts(self._providers, http_client)
+        )
 
     async def swap(
         self,
@@ -814,6 +818,22 @@ def _build_request(request: SwapRequest | None, fields: Mapping[str, Any]) -> Sw
             for err in exc.errors()
         )
         raise InvalidRequest(f"invalid swap request: {problems}") from None
+
+
+def _mounts(providers: Sequence[Provider], supplied: object) -> dict[str, Any] | None:
+    """httpx mounts for the providers that bring their own transport (`Provider.transport`)."""
+    mounts = {
+        f"all://{httpx.URL(provider.settings.base_url).host}": provider.transport
+        for provider in providers
+        if provider.transport is not None
+    }
+    if mounts and supplied is not None:
+        names = ", ".join(p.name for p in providers if p.transport is not None)
+        raise ConfigurationError(
+            f"{names} answer in-process through their own transport, which cannot be added to "
+            "a supplied http_client: leave http_client out, or mount the transport on it"
+        )
+    return mounts or None
 
 
 def _configure(

@@ -20,6 +20,7 @@ import pluggy
 from swapkit.core import hookspecs
 from swapkit.core.errors import ConfigurationError
 from swapkit.core.logs import log_attempt, log_breaker, log_failover, log_job, log_swap
+from swapkit.core.provider import check_provider_class
 from swapkit.providers import BUILTIN_PLUGINS
 
 if TYPE_CHECKING:
@@ -77,6 +78,10 @@ def installed_providers(pm: pluggy.PluginManager | None = None) -> dict[str, typ
         plugin_name = impl.plugin_name
 
         def register(provider_class: type[Provider], _plugin: str = plugin_name) -> None:
+            try:
+                check_provider_class(provider_class)
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"plugin {_plugin!r}: {exc}") from None
             name = provider_class.name
             if name in found and found[name][0] is not provider_class:
                 raise ConfigurationError(

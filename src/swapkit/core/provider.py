@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -50,6 +51,7 @@ __all__ = [
     "Provider",
     "VendorResult",
     "body_text",
+    "check_provider_class",
     "describe_response",
     "error_message",
     "get_header",
@@ -295,6 +297,10 @@ class Provider(ABC):
     settings_class: ClassVar[type[ProviderSettings]] = ProviderSettings
     #: Vendor environment variables read after ``SWAPKIT_<NAME>_<SETTING>``.
     env_aliases: ClassVar[Mapping[str, Sequence[str]]] = {}
+    #: A transport that answers this provider's requests in-process instead of the network
+    #: (`swapkit.testing.MockProvider`, an emulator): a client that builds its own HTTP client
+    #: mounts it for the host of the provider's ``base_url``.
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None
 
     def __init__(self, settings: ProviderSettings | None = None, **overrides: Any) -> None:
         if settings is not None and overrides:
@@ -467,3 +473,73 @@ class Provider(ABC):
         if issubclass(cls, RateLimited):
             kwargs["retry_after"] = parse_retry_after(response.headers, time.time())
         return cls(message, **kwargs)
+
+
+#: Methods a capability needs, and methods that only make sense together.
+_NEEDS: tuple[tuple[str, Callable[[Capabilities], bool], tuple[str, ...]], ...] = (
+    ('declares "async" in modes', lambda c: "async" in c.modes, ("build_poll", "parse_poll")),
+    ("declares uploads", lambda c: c.uploads, ("build_upload", "parse_upload")),
+    ("declares signs_webhooks", lambda c: c.webhooks and c.signs_webhooks, ("parse_webhook",)),
+    (
+        "declares unsigned webhooks",
+        lambda c: c.webhooks and not c.signs_webhooks,
+        ("read_webhook",),
+    ),
+)
+_PAIRS = (
+    ("build_poll", "parse_poll"),
+    ("build_upload", "parse_upload"),
+    ("build_list_templates", "parse_templates"),
+)
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def _implements(provider_class: type[Provider], method: str) -> bool:
+    return getattr(provider_class, method, None) is not getattr(Provider, method)
+
+
+def check_provider_class(provider_class: object) -> None:
+    """Raise `ConfigurationError` listing every way `provider_class` is not a usable provider.
+
+    Called when a plugin registers a provider, so a mistake shows when the plugin is loaded
+    rather than in the middle of a paid swap: the class must subclass `Provider`, have a
+    lowercase `name` (it forms ``SWAPKIT_<NAME>_*``), a `display_name` and a `Capabilities`,
+    implement the abstract methods, and implement what its capabilities declare (polling for
+    ``"async"``, uploads, webhook parsing) and both halves of every build/parse pair.
+    """
+    if not (isinstance(provider_class, type) and issubclass(provider_class, Provider)):
+        raise ConfigurationError(
+            f"{provider_class!r} is not a provider: "
+            "register a subclass of swapkit.provider.Provider"
+        )
+    label = provider_class.__qualname__
+    problems: list[str] = []
+    name = getattr(provider_class, "name", None)
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        problems.append(
+            f"name {name!r} should be lowercase letters, digits and underscores, "
+            "starting with a letter (at most 40)"
+        )
+    if not isinstance(getattr(provider_class, "display_name", None), str):
+        problems.append("display_name is not set")
+    capabilities = getattr(provider_class, "capabilities", None)
+    if not isinstance(capabilities, Capabilities):
+        problems.append("capabilities is not a swapkit.provider.Capabilities")
+    settings_class = getattr(provider_class, "settings_class", None)
+    if not (isinstance(settings_class, type) and issubclass(settings_class, ProviderSettings)):
+        problems.append("settings_class is not a subclass of swapkit.provider.ProviderSettings")
+    abstract = sorted(getattr(provider_class, "__abstractmethods__", ()))
+    if abstract:
+        problems.append(f"does not implement {', '.join(abstract)}")
+    if isinstance(capabilities, Capabilities):
+        for why, applies, methods in _NEEDS:
+            missing = [m for m in methods if not _implements(provider_class, m)]
+            if applies(capabilities) and missing:
+                problems.append(f"{why} but does not implement {', '.join(missing)}")
+    for pair in _PAIRS:
+        done = [m for m in pair if _implements(provider_class, m)]
+        if done and len(done) < len(pair):
+            (absent,) = set(pair) - set(done)
+            problems.append(f"implements {done[0]} but not {absent}")
+    if problems:
+        raise ConfigurationError(f"provider class {label} ({name!r}): " + "; ".join(problems))
