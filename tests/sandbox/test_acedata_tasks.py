@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from swapkit.sandbox import FakeClock, Fault, Sandbox, SandboxServer
+from swapkit.sandbox.vendors.prospolabs import ProspolabsVendor
 
 from .conftest import ClientFactory
 from .helpers import ACE_AUTH, Receiver, ace_body, image_bytes, upload
@@ -410,13 +411,27 @@ def test_prospolabs_ignores_code_and_envelope(sandbox: Sandbox, client: httpx.Cl
     [
         {"kind": "latency", "seconds": 1, "code": "x"},
         {"kind": "job_failed", "envelope": "bare"},
-        {"envelope": "xml"},
+        {"envelope": ""},
         {"code": ""},
     ],
 )
 def test_invalid_code_and_envelope_faults(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - pydantic's ValidationError is a ValueError
         Fault.model_validate(bad)
+
+
+def test_an_envelope_no_vendor_has_is_refused_by_the_sandbox(sandbox: Sandbox) -> None:
+    # `Fault` names no vendor, so any name is a valid Fault; the sandbox knows its vendors'.
+    with pytest.raises(ValueError, match=r"no vendor of the sandbox has an error envelope 'xml'"):
+        sandbox.faults.add(Fault(envelope="xml"))
+    with (
+        Sandbox(vendors=[ProspolabsVendor], clock=FakeClock()) as only_prospolabs,
+        pytest.raises(ValueError, match="'bare'"),  # AceDataCloud's, and it is not mounted
+    ):
+        only_prospolabs.faults.add(Fault(envelope="bare"))
+    assert len(sandbox.faults) == 0
+    sandbox.faults.add(Fault(provider="prospolabs", status=500, envelope="bare"))  # another's
+    assert len(sandbox.faults) == 1
 
 
 def test_code_and_envelope_over_the_http_fault_api(

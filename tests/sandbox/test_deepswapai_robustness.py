@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swapkit.sandbox import FakeClock, Sandbox
-from swapkit.sandbox.vendors.deepswapai.errors import ERROR_CODES
 from swapkit.sandbox.pytest_plugin import LOOPBACK_ALLOWED_HOSTS
+from swapkit.sandbox.vendors.deepswapai.errors import ERROR_CODES
 
 from .helpers import DS_AUTH, b64, decode, image_bytes
 

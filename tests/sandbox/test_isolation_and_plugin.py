@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,74 @@ def test_sandbox_sources_import_only_stdlib_httpx_pydantic_pillow() -> None:
                 assert top in sys.stdlib_module_names or top in ALLOWED_TOP_LEVEL, (path, name)
                 if top == "swapkit":
                     assert name.startswith("swapkit.sandbox"), (path.name, name)
+
+
+VENDOR_WORDS = ("prospolabs", "acedata", "eventstation", "deepswap")
+
+
+def _shared_modules() -> list[Path]:
+    """The sandbox's shared machinery: every module beside `vendors/`, none under it."""
+    return sorted(SANDBOX_DIR.glob("*.py"))
+
+
+def _code_words(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """Every identifier and string in `tree`'s code, with its line; docstrings (and any other
+    bare string statement, such as an attribute's docstring) are documentation, not code."""
+    docs = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) not in docs:
+                yield line, node.value
+        elif isinstance(node, ast.Name):
+            yield line, node.id
+        elif isinstance(node, ast.Attribute):
+            yield line, node.attr
+        elif isinstance(node, ast.alias):
+            yield line, node.name
+            if node.asname:
+                yield line, node.asname
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield line, node.module
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield line, node.name
+        elif isinstance(node, ast.arg) or (isinstance(node, ast.keyword) and node.arg):
+            yield line, node.arg or ""
+
+
+def test_shared_modules_name_no_vendor() -> None:
+    from swapkit.sandbox.vendors import BUILTIN_VENDORS
+
+    words = {*VENDOR_WORDS, *(vendor.name.lower() for vendor in BUILTIN_VENDORS)}
+    words |= {path.name.lower() for path in (SANDBOX_DIR / "vendors").iterdir() if path.is_dir()}
+    words.discard("__pycache__")
+    named = [
+        f"{path.name}:{line}: {text!r}"
+        for path in _shared_modules()
+        for line, text in _code_words(ast.parse(path.read_text(), filename=str(path)))
+        if any(word in text.lower() for word in words)
+    ]
+    assert named == []
+
+
+def test_the_vendor_name_check_sees_code_and_skips_docstrings() -> None:
+    source = textwrap.dedent(
+        '''
+        """Module docs may say acedata."""
+        from .vendors.acedata import AceDataVendor
+        LIMIT = 1
+        """An attribute's docs may say Prospolabs."""
+        def mount(deepswapai_key: str) -> str:
+            return "eventstation"
+        '''
+    )
+    found = {text for _, text in _code_words(ast.parse(source))}
+    assert {"vendors.acedata", "AceDataVendor", "deepswapai_key", "eventstation"} <= found
+    assert not any("Module docs" in text or "attribute's docs" in text for text in found)
 
 
 def test_importing_the_sandbox_loads_no_adapter_code() -> None:

@@ -7,11 +7,11 @@ See docs/sandbox.md.
     from swapkit.sandbox import Sandbox, Fault
 
     with Sandbox() as sandbox, sandbox.serve() as server:
-        base_url = server.base_url("prospolabs")        # http://127.0.0.1:<port>/prospolabs
-        sandbox.faults.add(Fault(provider="prospolabs", status=503, times=1))
-        sandbox.faults.add(Fault(provider="acedata", code="token_expired", envelope="bare"))
+        name = sorted(sandbox.vendors)[0]               # every emulated vendor, by name
+        base_url = server.base_url(name)                # http://127.0.0.1:<port>/<name>
+        sandbox.faults.add(Fault(provider=name, status=503, times=1))
 
-    client = httpx.Client(transport=Sandbox().transport(), base_url="http://sandbox/prospolabs")
+    client = httpx.Client(transport=Sandbox().transport(), base_url=f"http://sandbox/{name}")
 """
 
 from __future__ import annotations

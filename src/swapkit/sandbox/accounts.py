@@ -6,7 +6,7 @@ Design decisions:
 - Credits: `None` is unlimited. A vendor charges one credit when it accepts a swap and refunds it
   when the swap fails on its side (the vendors promise refunds on server errors); injected 5xx
   faults never reach the vendor, so they never cost a credit. A vendor whose requests cost
-  several credits (EventStation's v6: 2) charges them at once, all or nothing.
+  several credits charges them at once, all or nothing.
 - Rate limits: a fixed window of `window_seconds` on the sandbox clock, opened by the first
   request. Refused (429) requests do not count. The reset value is either the window's end as
   wall-clock epoch seconds (`"epoch"`, the default) or the seconds left until then

@@ -5,9 +5,9 @@ Design decisions:
 - `Sandbox.handle(SandboxRequest) -> SandboxResponse` is the whole app, free of sockets; the
   loopback server (`serve()`, `serve_forever()`) and the in-process `httpx.MockTransport`
   (`transport()`) both call it, so the two ways of running behave identically.
-- URL layout: vendor `<name>` lives under `/<name>/` (`/prospolabs/v1/swap/realistic`,
-  `/acedata/face/swap`), so a client with `base_url="http://HOST:PORT/prospolabs"` sends exactly
-  the vendor's own paths. Vendors are
+- URL layout: vendor `<name>` lives under `/<name>/` (`/<name>/v1/swap` for a vendor whose own
+  path is `/v1/swap`), so a client with `base_url="http://HOST:PORT/<name>"` sends exactly the
+  vendor's own paths. Vendors are
   the classes in `VENDOR_CLASSES`; adding one is one module plus one entry there.
 - The constructor takes only what every vendor shares. A vendor's own knobs are its options
   (`Vendor.options_model`), passed as `vendor_options={name: {...}}` and validated before
@@ -64,33 +64,31 @@ class Sandbox:
     """Emulators of the face-swap vendors, with fault injection.
 
     Args:
-        api_keys: accepted keys per provider name; a provider not listed accepts its default
-            key (`prsp-sandbox` for Prospolabs, `acedata-sandbox` for AceDataCloud, `es-sandbox`
-            for EventStation, `ds-sandbox` for DeepSwapAI).
+        api_keys: accepted keys per provider name; a provider not listed accepts its own
+            defaults (each vendor's `Vendor.default_api_keys`; `swapkit sandbox serve` prints
+            them).
         job_seconds: how long a job takes on the sandbox clock (async jobs complete after it;
             sync calls return at once and report it as their processing time).
         clock: a callable returning monotonic seconds (default `time.monotonic`); pass a
             `FakeClock` in tests. With an injected clock no background timer runs: due work runs
             on the next request or on `tick()` / `advance()`.
-        credits: credits per key (None: unlimited). A swap costs one (EventStation: 2 per v6
-            request, 1 per older one); when they run out the vendor refuses (403; 402 at
-            EventStation and DeepSwapAI).
+        credits: credits per key (None: unlimited). A swap costs what the vendor charges for
+            it (usually one); when they run out the vendor refuses, with its own status and
+            body.
         rate_limit: `(limit, window_seconds)` per key (None: unlimited).
         rate_limit_reset: `"epoch"` (wall-clock epoch seconds of the window's end) or
             `"seconds"` (seconds until then) in `X-RateLimit-Reset`.
-        result_ttl_seconds: how long result URLs stay valid unless a vendor keeps its own
-            (Prospolabs' and DeepSwapAI's 24 h; AceDataCloud has its own `result_ttl_seconds`
-            option).
+        result_ttl_seconds: how long result URLs stay valid, for vendors that keep no TTL of
+            their own (a vendor may have its own option for it).
         webhook_retry_delays: seconds between webhook attempts after a failure (vendor schedule:
             30 s, 2 min, 10 min, 1 h); pass zeros to retry at once.
         webhook_transport: an httpx transport for webhook deliveries (e.g. `httpx.MockTransport`);
             when given, deliveries never touch the network and any URL is allowed.
         hang_seconds: how long the server hangs on a `timeout` fault before closing (bounded).
         vendor_options: each vendor's own options by vendor name, as a mapping (or an instance
-            of the vendor's `options_model`), e.g. `{"acedata": {"error_envelope": "bare"},
-            "prospolabs": {"webhook_secret": "whsec-other"}}`. Vendors not listed use their
-            defaults. An unknown vendor name, an unknown option or an invalid value is a
-            ValueError naming the vendor and its valid options.
+            of the vendor's `options_model`), e.g. `{"<vendor>": {"<option>": value}}`.
+            Vendors not listed use their defaults. An unknown vendor name, an unknown option or
+            an invalid value is a ValueError naming the vendor and its valid options.
         vendors: the vendor classes to mount (default `VENDOR_CLASSES`).
     """
 
@@ -127,7 +125,10 @@ class Sandbox:
             hang_seconds=min(max(0.0, float(hang_seconds)), _MAX_HANG_SECONDS),
         )
         self.clock: Callable[[], float] = clock or time.monotonic
-        self.faults = FaultBook(providers=vendor_classes)
+        self.faults = FaultBook(
+            providers=vendor_classes,
+            envelopes={name for cls in vendor_classes.values() for name in cls.error_envelopes},
+        )
         scheduler = Scheduler(self.clock, pump=clock is None)
         self._context = VendorContext(
             settings=self.settings,
@@ -249,11 +250,11 @@ class Sandbox:
         except ValidationError as exc:
             errors = json.loads(exc.json(include_url=False, include_input=False))
             return json_response(422, {"detail": errors})
-        unknown = sorted(
-            {f.provider for f in faults if f.provider and f.provider not in self.vendors}
-        )
-        if unknown:
-            return json_response(422, {"detail": f"the sandbox has no provider {unknown[0]!r}"})
+        try:
+            for fault in faults:
+                self.faults.check(fault)
+        except ValueError as exc:  # a provider or an envelope no vendor of this sandbox has
+            return json_response(422, {"detail": str(exc)})
         for fault in faults:
             self.faults.add(fault)
         added = [fault.model_dump() for fault in faults]

@@ -1,8 +1,8 @@
 """FastAPI's error answers, for the vendors whose servers are (or look like) FastAPI apps.
 
-Design: Prospolabs documents `{"detail": "<message>"}` bodies and EventStation's help pages point
-at a FastAPI Swagger UI, so both answer errors the way a FastAPI app does out of the box. The
-shapes live here once:
+Design: a vendor that documents `{"detail": "<message>"}` bodies, or whose help pages point at a
+FastAPI Swagger UI, answers errors the way a FastAPI app does out of the box. The shapes live
+here once, for every such vendor:
 
 - `detail_response`: an `HTTPException`, `{"detail": ...}`.
 - `validate_body` (= `read_json` then `validate_payload`): the request body read and validated

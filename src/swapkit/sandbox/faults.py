@@ -12,7 +12,7 @@ Design decisions:
 - One fault at most fires per request: the first active one (in insertion order) that matches.
 - `path` narrows a fault to some routes. It is a glob (`fnmatch`, where `*` also crosses `/`)
   matched against the path relative to the vendor's mount point (`/v1/jobs/*`, `/results/*`) and
-  against the full path (`/prospolabs/v1/jobs/*`); prefix it with `re:` for a regular expression
+  against the full path (`/<vendor>/v1/jobs/*`); prefix it with `re:` for a regular expression
   (`re:/v1/swap/[a-z-]+/async`), matched with `re.fullmatch`.
 - Kinds, and when they act:
   - `status` (default; status 500): the vendor's own error body for that status, without the
@@ -25,23 +25,19 @@ Design decisions:
     handled the request (a job was created and charged but the client never hears of it).
   - `truncated`: the request is handled normally and the body cut in half (status kept,
     `Content-Length` matching the cut body).
-  - `never_finish`: the next async job stays `processing` forever. Sync requests: Prospolabs
-    ignores it; AceDataCloud's gateway gives up after the request's `timeout` (504 `timeout`).
-    EventStation's job stays `RUNNING` / `IN_PROGRESS`.
-  - `job_failed`: the next job (sync or async) ends with status `failed`.
-- Vendors with coded errors (AceDataCloud's `error.code`, DeepSwapAI's `NO_FACE_DETECTED`-style
-  codes) read two more fields; vendors without
-  codes (Prospolabs' `detail`) ignore them, except EventStation, which reads `code` as the
-  `detail` text of a `status` fault and as the terminal word of a `job_failed` one (`FAILED`,
-  `CANCELLED`, `TIMED_OUT`, or `COMPLETED` with no images; other text: `FAILED` with it as
-  `error`):
+  - `never_finish`: the next async job stays in its vendor's "processing" state forever. What a
+    synchronous request does with it is the vendor's to say (each vendor's module documents it).
+  - `job_failed`: the next job (sync or async) ends the way the vendor's failed jobs end.
+- Two fields are read by the vendor that answers, not here, and each vendor documents its reading
+  (a vendor without coded errors ignores them):
   - `code`: on a `status` fault, the error code to answer with (without `status`, the vendor
-    answers with the HTTP status it documents for that code); on a `job_failed` fault, the code
-    the failed job reports.
-  - `envelope` (`status` faults only): which of the vendor's error-body shapes to use
-    (`ErrorEnvelope`), instead of the vendor's default. Each vendor has its own names
-    (`AceDataEnvelope`, `DeepSwapAIEnvelope`); a vendor given another vendor's name (a fault for
-    every provider) answers in its own default shape.
+    answers with the HTTP status it documents for that code); on a `job_failed` fault, what the
+    failed job reports.
+  - `envelope` (`status` faults only): which of the vendor's error-body shapes to use instead of
+    its default. It is a plain name: each vendor lists its own in `Vendor.error_envelopes` and
+    validates nothing else, so this module names no vendor. `FaultBook` (which knows the vendors
+    of its sandbox) refuses a name that no vendor of the sandbox knows; a vendor given another
+    vendor's name (a fault for every provider) answers in its own default shape.
 """
 
 from __future__ import annotations
@@ -52,14 +48,12 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "JOB_FAULT_KINDS",
-    "AceDataEnvelope",
-    "DeepSwapAIEnvelope",
     "ErrorEnvelope",
     "Fault",
     "FaultBook",
@@ -71,23 +65,9 @@ FaultKind = Literal[
     "status", "latency", "drop", "timeout", "html", "truncated", "never_finish", "job_failed"
 ]
 
-AceDataEnvelope = Literal["standard", "success_false", "success_false_no_trace_id", "bare"]
-"""AceDataCloud's documented error-body shapes.
-
-`standard`: `{"error": {"code", "message"}, "trace_id"}`; `success_false`: the same plus
-`"success": false`; `success_false_no_trace_id`: `{"success": false, "error": {"code",
-"message"}}`; `bare`: `{"error": "<message>"}`.
-"""
-
-DeepSwapAIEnvelope = Literal["nested", "flat", "top_level"]
-"""DeepSwapAI's possible error-body shapes (its envelope is undocumented).
-
-`nested`: `{"success": false, "error": {"code", "message"}}`; `flat`: `{"success": false,
-"error": "<CODE>", "message"}`; `top_level`: `{"success": false, "code", "message"}`.
-"""
-
-ErrorEnvelope = Literal[AceDataEnvelope, DeepSwapAIEnvelope]
-"""Error-body shapes of vendors that have several: every vendor's names (`Fault.envelope`)."""
+ErrorEnvelope: TypeAlias = str
+"""The name of one of a vendor's error-body shapes (`Fault.envelope`); each vendor lists the names
+it answers in (`Vendor.error_envelopes`)."""
 
 JOB_FAULT_KINDS: frozenset[str] = frozenset({"never_finish", "job_failed"})
 """Kinds consumed by the vendor when it creates a job, not by the request pipeline."""
@@ -111,7 +91,7 @@ class Fault(BaseModel):
     method: str | None = None
     after_processing: bool = False
     code: str | None = Field(default=None, min_length=1, max_length=100)
-    envelope: ErrorEnvelope | None = None
+    envelope: ErrorEnvelope | None = Field(default=None, min_length=1, max_length=100)
 
     @model_validator(mode="after")
     def _check(self) -> Fault:
@@ -159,13 +139,18 @@ class _ActiveFault:
 class FaultBook:
     """The faults currently armed on a sandbox (`sandbox.faults`). Thread-safe."""
 
-    def __init__(self, providers: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, providers: Iterable[str] | None = None, envelopes: Iterable[str] | None = None
+    ) -> None:
+        """`providers` and `envelopes`, when given, are the vendor names and error-body shape
+        names a fault may use; others are refused by `check`."""
         self._lock = threading.Lock()
         self._active: list[_ActiveFault] = []
         self._providers = frozenset(providers) if providers is not None else None
+        self._envelopes = frozenset(envelopes) if envelopes is not None else None
 
-    def add(self, fault: Fault) -> Fault:
-        """Arm `fault`; returns it. A provider the sandbox does not emulate is a ValueError."""
+    def check(self, fault: Fault) -> None:
+        """Raise ValueError if `fault` names a provider or an envelope this sandbox lacks."""
         if (
             fault.provider is not None
             and self._providers is not None
@@ -173,6 +158,21 @@ class FaultBook:
         ):
             known = ", ".join(sorted(self._providers))
             raise ValueError(f"the sandbox has no provider {fault.provider!r} (it has: {known})")
+        if (
+            fault.envelope is not None
+            and self._envelopes is not None
+            and fault.envelope not in self._envelopes
+        ):
+            known = ", ".join(sorted(self._envelopes)) or "none"
+            raise ValueError(
+                f"no vendor of the sandbox has an error envelope {fault.envelope!r} "
+                f"(envelopes: {known})"
+            )
+
+    def add(self, fault: Fault) -> Fault:
+        """Arm `fault`; returns it. A provider or an envelope the sandbox's vendors do not have
+        is a ValueError (`check`)."""
+        self.check(fault)
         with self._lock:
             self._active.append(_ActiveFault(fault, fault.times, random.Random(fault.seed)))
         return fault

@@ -11,8 +11,8 @@ Design decisions (vendor-neutral; each vendor module words its own error message
 - Accepted input formats are JPEG, PNG and WebP (what the vendors emit). Anything else, bytes
   Pillow cannot decode, or more than 50 megapixels (a decompression bomb) is an invalid format.
 - **No-face rule**: an image of one flat colour (every band's `getextrema()` has min == max) has no
-  detectable face; any other image has a face (exactly one, except where a vendor counts faces:
-  `deepswapai_images`). Deterministic, cheap and easy to produce in a test
+  detectable face; any other image has a face (exactly one, except where a vendor counts faces
+  itself, in its own subpackage). Deterministic, cheap and easy to produce in a test
   (`Image.new("RGB", (8, 8), "white")`).
 - The "swap" pastes the source, cropped square and scaled to 40 % of the target's shorter side,
   into the centre of the target (or around a given point) through an elliptical mask. Output

@@ -62,7 +62,7 @@ class SandboxRequest:
         body: bytes = b"",
         scheme: str = "http",
     ) -> SandboxRequest:
-        """Build a request from a request target such as `/prospolabs/v1/jobs/x?a=b`.
+        """Build a request from a request target such as `/<vendor>/v1/jobs/x?a=b`.
 
         `headers` is a mapping or an iterable of `(name, value)` pairs.
         """

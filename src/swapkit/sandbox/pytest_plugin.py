@@ -7,7 +7,7 @@ Fixtures (all opt-in, function-scoped, usable from sync and async tests):
   fixture in a conftest or test module to configure it, e.g.
   `return {"clock": FakeClock(), "job_seconds": 5}`.
 - `swapkit_sandbox_server`: that sandbox served on `127.0.0.1`, port 0; yields the running
-  `SandboxServer` (`.url`, `.base_url("prospolabs")`, `.sandbox`).
+  `SandboxServer` (`.url`, `.base_url(<vendor name>)`, `.sandbox`).
 
 Network blocking: pytest-recording's `--block-network` patches `socket.connect` for the duration
 of each test, loopback included. For every test that uses one of these fixtures (directly or

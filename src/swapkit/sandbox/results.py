@@ -10,7 +10,7 @@ Design decisions:
   `<origin>/<vendor>/results/<id>.<ext>?token=<token>&expires=<epoch>`. `expires` is informational
   wall-clock epoch seconds; the check runs on the sandbox clock, and the URL is valid only with
   exactly the issued token and expires.
-- **Unsigned** files (`signed=False`, e.g. AceDataCloud's CDN under folder `cdn/face`) are served
+- **Unsigned** files (`signed=False`, e.g. a vendor's CDN under folder `cdn/face`) are served
   at `<origin>/<vendor>/<folder>/<id>.<ext>` to anyone until they expire; an expired one is
   deleted, like an object removed by a bucket lifecycle rule.
 - The origin comes from the Host header of the request that produced the URL, so it works
@@ -56,9 +56,9 @@ class StoredResult:
         return f"{self.result_id}.{self.extension}"
 
     def url(self, origin: str, mount: str) -> str:
-        """The absolute URL, e.g. `http://127.0.0.1:8765/prospolabs/results/x.png?token=…`.
+        """The absolute URL, e.g. `http://127.0.0.1:8765/<vendor>/results/x.png?token=…`.
 
-        Unsigned files have no query: `http://127.0.0.1:8765/acedata/cdn/face/x.png`.
+        Unsigned files have no query: `http://127.0.0.1:8765/<vendor>/cdn/face/x.png`.
         """
         path = f"{origin}/{mount}/{self.folder}/{self.filename}"
         if not self.signed:

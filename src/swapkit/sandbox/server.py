@@ -186,7 +186,7 @@ class SandboxServer:
         self._closed = False
 
     def base_url(self, provider: str) -> str:
-        """The base URL a client of `provider` uses, e.g. `http://127.0.0.1:54321/prospolabs`."""
+        """The base URL a client of `provider` uses, e.g. `http://127.0.0.1:54321/<provider>`."""
         if provider not in self.sandbox.vendors:
             raise KeyError(f"the sandbox has no vendor {provider!r}")
         return f"{self.url}/{provider}"

@@ -31,7 +31,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .accounts import Accounts, ResetFormat
-from .faults import Fault, FaultBook
+from .faults import ErrorEnvelope, Fault, FaultBook
 from .images import ImageProblem, check_size
 from .jobs import JobStore
 from .loopback import is_loopback_url
@@ -142,6 +142,10 @@ class Vendor(ABC):
     options_model: ClassVar[type[VendorOptions]] = VendorOptions
     """The model of this vendor's options (`Sandbox(vendor_options={name: {...}})`)."""
 
+    error_envelopes: ClassVar[tuple[ErrorEnvelope, ...]] = ()
+    """The names of this vendor's error-body shapes, for `Fault.envelope` (vendors with one shape
+    have none). A sandbox refuses a fault whose envelope none of its vendors lists."""
+
     options: VendorOptions
     """This vendor's validated options (subclasses narrow the type to their `options_model`)."""
 
@@ -196,7 +200,8 @@ class Vendor(ABC):
     def fault_response(self, fault: Fault) -> SandboxResponse:
         """The answer to an injected `status` fault: by default `error_response(status)`.
 
-        Vendors with coded errors override this to honour `fault.code` and `fault.envelope`.
+        Vendors with coded errors override this to honour `fault.code` and `fault.envelope` (an
+        envelope not in `error_envelopes` means the vendor's default shape).
         """
         return self.error_response(fault.effective_status)
 

@@ -70,15 +70,22 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from ...faults import AceDataEnvelope, ErrorEnvelope, Fault
+from ...faults import Fault
 from ...images import ImageProblem, SwapImage, has_face, open_image, sniff_media_type
 from ...jobs import JobOutcome
 from ...messages import FormPart, SandboxRequest, SandboxResponse, json_response, parse_multipart
 from ...vendor import Vendor, VendorContext, VendorOptions
-from .errors import ERROR_CODES, code_for_status, error_response, image_problem_error
+from .errors import (
+    ENVELOPES,
+    ERROR_CODES,
+    AceDataEnvelope,
+    code_for_status,
+    error_response,
+    image_problem_error,
+)
 from .options import AceDataOptions
 from .tasks import RESULT_FOLDER, AceDataTasks
 
@@ -201,6 +208,7 @@ class AceDataVendor(Vendor):
     name: ClassVar[str] = "acedata"
     default_api_keys: ClassVar[tuple[str, ...]] = ("acedata-sandbox",)
     options_model: ClassVar[type[VendorOptions]] = AceDataOptions
+    error_envelopes: ClassVar[tuple[str, ...]] = tuple(ENVELOPES)
     options: AceDataOptions
 
     def __init__(self, context: VendorContext, options: VendorOptions | None = None) -> None:
@@ -238,7 +246,7 @@ class AceDataVendor(Vendor):
 
         An envelope name of another vendor (a fault for every provider) gives the default shape.
         """
-        envelope = fault.envelope if fault.envelope in get_args(AceDataEnvelope) else None
+        envelope = ENVELOPES.get(fault.envelope or "")
         if fault.code is None:
             code, status = code_for_status(fault.effective_status), fault.effective_status
         else:
@@ -253,7 +261,7 @@ class AceDataVendor(Vendor):
         message: str | None = None,
         *,
         status: int | None = None,
-        envelope: ErrorEnvelope | None = None,
+        envelope: AceDataEnvelope | None = None,
     ) -> SandboxResponse:
         return error_response(
             code,

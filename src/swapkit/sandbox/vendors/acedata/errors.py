@@ -10,8 +10,8 @@ Design decisions:
   status (`code_for_status`): 400 `bad_request`, 401 `invalid_token`, 403 `used_up`, 404
   `no_api`, 429 `too_many_requests`, 500 `api_error`, 504 `timeout`; any other 4xx
   `bad_request`, any other 5xx `api_error`.
-- The vendor documents four error-body shapes (`ErrorEnvelope`, declared in `faults` because
-  `Fault.envelope` names it too); `error_body` builds each of them, so the vendor's default
+- The vendor documents four error-body shapes (`AceDataEnvelope`, also the names a fault's
+  `envelope` may take for this vendor); `error_body` builds each of them, so the vendor's default
   (`AceDataOptions.error_envelope`) and a fault's one-off `envelope` share one implementation.
   Task and callback failure bodies are not API errors and keep their own documented shape.
 - Input-image problems (`ImageProblem`) map to a code and message in one place,
@@ -21,19 +21,31 @@ Design decisions:
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal, get_args
 
-from ...faults import ErrorEnvelope
 from ...images import ImageProblem
 from ...messages import SandboxResponse, json_response
 
 __all__ = [
+    "ENVELOPES",
     "ERROR_CODES",
+    "AceDataEnvelope",
     "code_for_status",
     "error_body",
     "error_response",
     "image_problem_error",
 ]
+
+AceDataEnvelope = Literal["standard", "success_false", "success_false_no_trace_id", "bare"]
+"""AceDataCloud's documented error-body shapes.
+
+`standard`: `{"error": {"code", "message"}, "trace_id"}`; `success_false`: the same plus
+`"success": false`; `success_false_no_trace_id`: `{"success": false, "error": {"code",
+"message"}}`; `bare`: `{"error": "<message>"}`.
+"""
+
+ENVELOPES: dict[str, AceDataEnvelope] = {name: name for name in get_args(AceDataEnvelope)}
+"""The envelopes by name, for a fault's `envelope` (another vendor's name is not here)."""
 
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "bad_request": (400, "Bad request, possibly due to missing or invalid parameters."),
@@ -73,7 +85,7 @@ def code_for_status(status: int) -> str:
     return _CODE_FOR_STATUS.get(status) or ("api_error" if status >= 500 else "bad_request")
 
 
-def error_body(code: str, message: str, trace_id: str, envelope: ErrorEnvelope) -> Any:
+def error_body(code: str, message: str, trace_id: str, envelope: AceDataEnvelope) -> Any:
     """The JSON error body in one of the vendor's documented envelopes."""
     error = {"code": code, "message": message}
     if envelope == "bare":
@@ -91,7 +103,7 @@ def error_response(
     message: str | None = None,
     *,
     status: int | None = None,
-    envelope: ErrorEnvelope,
+    envelope: AceDataEnvelope,
 ) -> SandboxResponse:
     """An error answer: `code`'s documented status and message unless overridden.
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ...faults import AceDataEnvelope
 from ...vendor import VendorOptions
+from .errors import AceDataEnvelope
 
 __all__ = ["AceDataOptions", "DimensionType"]
 

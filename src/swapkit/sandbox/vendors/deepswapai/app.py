@@ -59,7 +59,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-from ...faults import DeepSwapAIEnvelope, Fault
+from ...faults import Fault
 from ...images import (
     MEDIA_TYPES,
     ImageProblem,
@@ -73,7 +73,7 @@ from ...images import (
 from ...jobs import Job
 from ...messages import SandboxRequest, SandboxResponse, json_response
 from ...vendor import Vendor, VendorContext, VendorOptions
-from .errors import ErrorPolicy, image_problem_error
+from .errors import ENVELOPES, ErrorPolicy, image_problem_error
 from .images import detect_faces, output_size, swap_face
 from .options import DeepSwapAIOptions
 from .requests import BadRequest, SwapParameters, parse_swap
@@ -89,11 +89,6 @@ _SWAP = "/v1/image-swap"
 _STATUS_ROUTE = re.compile(r"/v1/status/([^/]+)")
 _ENCODER_FORMATS = {"png": "png", "jpg": "jpeg", "webp": "webp"}
 _ENCODER_QUALITY = 92
-_ENVELOPES: dict[str, DeepSwapAIEnvelope] = {
-    "nested": "nested",
-    "flat": "flat",
-    "top_level": "top_level",
-}
 
 
 def _iso(epoch: float) -> str:
@@ -107,6 +102,7 @@ class DeepSwapAIVendor(Vendor):
     name: ClassVar[str] = "deepswapai"
     default_api_keys: ClassVar[tuple[str, ...]] = (DEFAULT_API_KEY,)
     options_model: ClassVar[type[VendorOptions]] = DeepSwapAIOptions
+    error_envelopes: ClassVar[tuple[str, ...]] = tuple(ENVELOPES)
     options: DeepSwapAIOptions
 
     def __init__(self, context: VendorContext, options: VendorOptions | None = None) -> None:
@@ -149,7 +145,7 @@ class DeepSwapAIVendor(Vendor):
         would answer that code (the status options and `errors_in_200` apply). An envelope name
         of another vendor gives the configured envelope.
         """
-        envelope = _ENVELOPES.get(fault.envelope or "")
+        envelope = ENVELOPES.get(fault.envelope or "")
         if fault.code is None:
             code = self.errors.code_for(fault.effective_status)
             return self.errors.response(

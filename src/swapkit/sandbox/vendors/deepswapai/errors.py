@@ -21,22 +21,33 @@ reference/provider-contracts.md). So every unknown is a reading the tests can sw
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ...fastapi_errors import phrase
-from ...faults import DeepSwapAIEnvelope
 from ...images import ImageProblem
 from ...messages import SandboxResponse, json_response
 
 __all__ = [
     "DOCUMENTED_CODES",
+    "ENVELOPES",
     "ERROR_CODES",
+    "DeepSwapAIEnvelope",
     "ErrorPolicy",
     "ErrorStatuses",
     "code_for_status",
     "error_body",
     "image_problem_error",
 ]
+
+DeepSwapAIEnvelope = Literal["nested", "flat", "top_level"]
+"""DeepSwapAI's possible error-body shapes (its envelope is undocumented).
+
+`nested`: `{"success": false, "error": {"code", "message"}}`; `flat`: `{"success": false,
+"error": "<CODE>", "message"}`; `top_level`: `{"success": false, "code", "message"}`.
+"""
+
+ENVELOPES: dict[str, DeepSwapAIEnvelope] = {name: name for name in get_args(DeepSwapAIEnvelope)}
+"""The envelopes by name, for a fault's `envelope` (another vendor's name is not here)."""
 
 ErrorStatuses = Literal["400", "specific"]
 """`"400"`: every input error is 400; `"specific"`: 422 no face, 413 too large, 415 format."""

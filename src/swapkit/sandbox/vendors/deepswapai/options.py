@@ -6,9 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from ...faults import DeepSwapAIEnvelope
 from ...vendor import VendorOptions
-from .errors import ErrorStatuses
+from .errors import DeepSwapAIEnvelope, ErrorStatuses
 
 __all__ = ["MAX_IMAGE_BYTES", "DeepSwapAIOptions"]
 

@@ -36,6 +36,9 @@ docs/sandbox.md). Some are the vendor's options, `EventStationOptions`
 - Jobs are per generation: a v6 job is unknown at `/v2/status/...` and a v1 job at
   `/v6/status/...` (404 `Job not found`, like an unknown id or another key's job). Ids are
   RunPod-style, `<uuid4>-u1` [I].
+- Faults: a `status` fault's `code`, when given, is the `detail` text; `envelope` is ignored
+  (one error shape). Job faults are read by `jobs` (`never_finish`, and `job_failed` whose
+  `code` is the terminal word).
 
 Layout: this module has the routing, auth and the run/status/filters endpoints; the options are
 in `options`, the catalogue and the rendered images in `filters`, the request bodies in

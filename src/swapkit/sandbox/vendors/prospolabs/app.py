@@ -35,6 +35,9 @@ Where the vendor is silent, the choices below (also listed in docs/sandbox.md):
   (`JSON.stringify(req.body)`) agrees with a verifier that hashes the raw bytes.
 - `inference_time` is the sandbox's `job_seconds` plus the real compute time, in seconds (three
   decimals); the webhook's `processing_time_ms` is the same duration in milliseconds.
+- Faults: `never_finish` keeps an async job `processing` forever (a sync request ignores it);
+  `job_failed` ends the job `failed`, credit refunded. A fault's `code` and `envelope` are
+  ignored: a `status` fault answers the body `error_response` gives that status.
 
 Layout: this module has the routing, auth, swaps and jobs; the options are in `options`, the
 request body and models in `requests`, the error bodies in `errors` and the signed webhooks in
