@@ -31,6 +31,9 @@ if os.environ.get("CI"):
 
 pytest_plugins = ["tests.cassettes"]
 
+#: A separate application project with its own tests, run by tests/test_app_project.py.
+collect_ignore = ["app_project"]
+
 
 @pytest.fixture(autouse=True)
 def _no_retry_waits() -> Iterator[None]:

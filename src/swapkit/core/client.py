@@ -408,11 +408,10 @@ class SwapClient(_BaseClient):
             webhook_url=webhook_url,
             config=config,
         )
+        mounts = _mounts(self._providers, http_client)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
-            follow_redirects=True,
-            transport=deadline_transport(),
-            mounts=_mounts(self._providers, http_client),
+            follow_redirects=True, transport=deadline_transport(), mounts=mounts
         )
 
     def swap(
@@ -607,10 +606,9 @@ class AsyncSwapClient(_BaseClient):
             webhook_url=webhook_url,
             config=config,
         )
+        mounts = _mounts(self._providers, http_client)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            follow_redirects=True, mounts=_mounts(self._providers, http_client)
-        )
+        self._http = http_client or httpx.AsyncClient(follow_redirects=True, mounts=mounts)
 
     async def swap(
         self,
