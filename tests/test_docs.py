@@ -6,6 +6,8 @@ requests with ``httpx.MockTransport``.  The whole module runs in well under a se
 
 from __future__ import annotations
 
+import difflib
+import importlib.util
 import inspect
 import io
 import re
@@ -174,3 +176,47 @@ def test_the_policy_table_in_the_routing_docs_is_the_policy() -> None:
     found = re.search(r"<!-- policy-table[^>]*-->\n(.*?)\n<!-- /policy-table -->", text, re.S)
     assert found, "docs/routing.md has no generated policy table"
     assert found[1] == FailoverPolicy().table(), "regenerate it: FailoverPolicy().table()"
+
+
+def _generator() -> types.ModuleType:
+    """docs/_generate.py, which writes the generated tables into the pages."""
+    spec = importlib.util.spec_from_file_location("swapkit_docs_generate", DOCS / "_generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("page", sorted(_generator().REGIONS))
+def test_the_generated_tables_are_current(page: str) -> None:
+    text = (DOCS / page).read_text()
+    current = _generator().regenerate(page, text)
+    diff = "".join(difflib.unified_diff(text.splitlines(True), current.splitlines(True), n=1))
+    assert current == text, f"docs/{page} is out of date: run python docs/_generate.py\n{diff}"
+
+
+def test_the_cli_page_shows_every_command() -> None:
+    from swapkit.cli import cli
+
+    text = (DOCS / "cli.md").read_text()
+    names = ["swapkit", *(f"swapkit {name}" for name in cli.commands)]
+    missing = [name for name in names if f"### `{name}`" not in text]
+    assert not missing, f"docs/cli.md has no help for {missing}: run python docs/_generate.py"
+
+
+@pytest.mark.parametrize(
+    ("page", "module", "names"),
+    [
+        ("swapkit.md", "swapkit", [name for name in swapkit.__all__ if name != "errors"]),
+        ("errors.md", "swapkit.errors", errors.__all__),
+    ],
+)
+def test_the_api_reference_covers_every_public_name(
+    page: str, module: str, names: list[str]
+) -> None:
+    text = (DOCS / "reference" / page).read_text()
+    missing = [
+        name for name in names if not re.search(rf":: {re.escape(module)}\.{name}$", text, re.M)
+    ]
+    assert not missing, f"docs/reference/{page} has no autodoc entry for {missing}"
