@@ -312,7 +312,11 @@ def sandbox() -> None:
     "--job-seconds", type=float, default=2.0, show_default=True, help="how long async jobs take"
 )
 def serve(host: str, port: int, job_seconds: float) -> int:
-    """Serve the sandbox on loopback."""
+    """Serve the sandbox on loopback.
+
+    Every installed vendor is served, plugin emulators (the ``swapkit.sandbox`` entry points)
+    included; set SWAPKIT_SANDBOX_DISABLE_PLUGINS=1 to serve the built-in vendors only.
+    """
     from swapkit.sandbox import Sandbox, serve_forever
 
     def ready(url: str) -> None:
@@ -321,7 +325,12 @@ def serve(host: str, port: int, job_seconds: float) -> int:
             keys = ", ".join(vendor.default_api_keys)
             print(f"  {name:<12} base_url={url}/{name}  key={keys}")
 
-    with Sandbox(job_seconds=job_seconds) as emulator:
+    try:
+        emulator = Sandbox(job_seconds=job_seconds)
+    except ValueError as exc:  # a broken plugin emulator, named in the message
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with emulator:
         try:
             serve_forever(host, port, sandbox=emulator, ready=ready)
         except ValueError as exc:  # not a loopback address

@@ -20,20 +20,23 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import VENDOR_CLASSES, Sandbox
+    from .app import Sandbox
     from .clock import FakeClock
     from .faults import ErrorEnvelope, Fault, FaultBook, FaultKind
     from .messages import SandboxRequest, SandboxResponse
+    from .registry import VENDOR_CLASSES, installed_vendors
     from .samples import sample_face, sample_scene
     from .server import SandboxServer, serve_forever
     from .transport import SandboxTransport
     from .vendor import SandboxSettings, Vendor, VendorContext, VendorOptions
+    from .vendors import BUILTIN_VENDORS
     from .webhooks import WebhookDelivery
 
 # Lazy exports (PEP 562): the pytest plugin lives in this package and is loaded into every
 # pytest run, so importing `swapkit.sandbox` must not pull in pydantic, Pillow and httpx.
 _EXPORTS = {
-    "VENDOR_CLASSES": "app",
+    "BUILTIN_VENDORS": "vendors",
+    "VENDOR_CLASSES": "registry",
     "ErrorEnvelope": "faults",
     "FakeClock": "clock",
     "Fault": "faults",
@@ -49,12 +52,14 @@ _EXPORTS = {
     "VendorContext": "vendor",
     "VendorOptions": "vendor",
     "WebhookDelivery": "webhooks",
+    "installed_vendors": "registry",
     "serve_forever": "server",
     "sample_face": "samples",
     "sample_scene": "samples",
 }
 
 __all__ = [
+    "BUILTIN_VENDORS",
     "VENDOR_CLASSES",
     "ErrorEnvelope",
     "FakeClock",
@@ -71,10 +76,15 @@ __all__ = [
     "VendorContext",
     "VendorOptions",
     "WebhookDelivery",
+    "installed_vendors",
     "sample_face",
     "sample_scene",
     "serve_forever",
 ]
+
+
+#: Looked up on every access (it depends on the installed plugins), so never cached here.
+_UNCACHED = frozenset({"VENDOR_CLASSES"})
 
 
 def __getattr__(name: str) -> Any:
@@ -82,7 +92,8 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
+    if name not in _UNCACHED:
+        globals()[name] = value
     return value
 
 

@@ -7,8 +7,12 @@ Design decisions:
   (`transport()`) both call it, so the two ways of running behave identically.
 - URL layout: vendor `<name>` lives under `/<name>/` (`/<name>/v1/swap` for a vendor whose own
   path is `/v1/swap`), so a client with `base_url="http://HOST:PORT/<name>"` sends exactly the
-  vendor's own paths. Vendors are
-  the classes in `VENDOR_CLASSES`; adding one is one module plus one entry there.
+  vendor's own paths.
+- This module names no vendor. A default `Sandbox()` mounts `installed_vendors()`, looked up
+  when it is built: the built-ins (`vendors.BUILTIN_VENDORS`, one subpackage each) and the
+  plugin emulators of the `swapkit.sandbox` entry point group (`registry`). Adding a built-in
+  vendor is one subpackage plus one entry in `BUILTIN_VENDORS`; another distribution adds one
+  with an entry point.
 - The constructor takes only what every vendor shares. A vendor's own knobs are its options
   (`Vendor.options_model`), passed as `vendor_options={name: {...}}` and validated before
   anything starts, so a typo in a vendor or option name is a ValueError, never silently ignored.
@@ -40,20 +44,17 @@ from .clock import FakeClock
 from .faults import Fault, FaultBook, html_error_page
 from .jobs import JobStore
 from .messages import SandboxRequest, SandboxResponse, json_response
+from .registry import installed_vendors
 from .results import ResultStore
 from .scheduler import Scheduler
 from .vendor import SandboxSettings, Vendor, VendorContext, VendorOptions
-from .vendors import BUILTIN_VENDORS
 from .webhooks import WebhookDelivery, WebhookDispatcher
 
 if TYPE_CHECKING:
     from .server import SandboxServer
     from .transport import SandboxTransport
 
-__all__ = ["CONTROL_PREFIX", "VENDOR_CLASSES", "Sandbox"]
-
-VENDOR_CLASSES: tuple[type[Vendor], ...] = BUILTIN_VENDORS
-"""Every emulated vendor; each is mounted at `/<Vendor.name>/`."""
+__all__ = ["CONTROL_PREFIX", "Sandbox"]
 
 CONTROL_PREFIX = "/_sandbox"
 _MAX_HANG_SECONDS = 600.0
@@ -89,7 +90,11 @@ class Sandbox:
             of the vendor's `options_model`), e.g. `{"<vendor>": {"<option>": value}}`.
             Vendors not listed use their defaults. An unknown vendor name, an unknown option or
             an invalid value is a ValueError naming the vendor and its valid options.
-        vendors: the vendor classes to mount (default `VENDOR_CLASSES`).
+        vendors: the vendor classes to mount, each at `/<Vendor.name>/`. Default:
+            `installed_vendors()`, looked up now: the built-in vendors, then the plugin
+            emulators of the `swapkit.sandbox` entry points (a broken one is a ValueError
+            naming it). `SWAPKIT_SANDBOX_DISABLE_PLUGINS=1` leaves the plugins out; so does
+            `vendors=BUILTIN_VENDORS`, for one sandbox.
     """
 
     def __init__(
@@ -106,13 +111,13 @@ class Sandbox:
         webhook_transport: httpx.BaseTransport | None = None,
         hang_seconds: float = 30.0,
         vendor_options: Mapping[str, Mapping[str, Any] | VendorOptions] | None = None,
-        vendors: Sequence[type[Vendor]] = VENDOR_CLASSES,
+        vendors: Sequence[type[Vendor]] | None = None,
     ) -> None:
         if rate_limit_reset not in ("epoch", "seconds"):
             raise ValueError("rate_limit_reset must be 'epoch' or 'seconds'")
         if rate_limit is not None and (rate_limit[0] < 1 or rate_limit[1] <= 0):
             raise ValueError("rate_limit must be (limit >= 1, window_seconds > 0)")
-        vendor_classes = _index_vendors(vendors)
+        vendor_classes = _index_vendors(installed_vendors() if vendors is None else vendors)
         options = _parse_vendor_options(vendor_classes, vendor_options or {})
         self.settings = SandboxSettings(
             api_keys={name: tuple(keys) for name, keys in (api_keys or {}).items()},

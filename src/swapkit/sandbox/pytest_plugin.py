@@ -9,6 +9,10 @@ Fixtures (all opt-in, function-scoped, usable from sync and async tests):
 - `swapkit_sandbox_server`: that sandbox served on `127.0.0.1`, port 0; yields the running
   `SandboxServer` (`.url`, `.base_url(<vendor name>)`, `.sandbox`).
 
+The sandbox mounts every installed vendor, plugin emulators (the `swapkit.sandbox` entry points)
+included; `SWAPKIT_SANDBOX_DISABLE_PLUGINS=1`, or `{"vendors": BUILTIN_VENDORS}` from
+`swapkit_sandbox_config`, leaves the plugins out.
+
 Network blocking: pytest-recording's `--block-network` patches `socket.connect` for the duration
 of each test, loopback included. For every test that uses one of these fixtures (directly or
 through another fixture) while blocking is on, this plugin adds a `block_network` marker whose

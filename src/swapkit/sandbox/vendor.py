@@ -1,12 +1,14 @@
 """The plug-in point for emulated vendors: settings, options, shared services and `Vendor`.
 
-Design: a vendor emulator is one module with one `Vendor` subclass, listed in
-`app.VENDOR_CLASSES`. It is mounted at `/<name>/` and receives every request under that prefix
-with the prefix stripped, so it routes on exactly the paths the vendor documents. Everything that
+Design: a vendor emulator is one subpackage with one `Vendor` subclass: a built-in one lives in
+`swapkit.sandbox.vendors.<name>` and is listed in `vendors.BUILTIN_VENDORS`; one shipped by
+another distribution is declared in the `swapkit.sandbox` entry point group (`registry`). It is
+mounted at `/<name>/` and receives every request under that prefix with the prefix stripped, so
+it routes on exactly the paths the vendor documents. Everything that
 is not vendor-specific (clock, jobs, result files, credits and rate limits, webhook delivery,
 input-image fetching) comes from one `VendorContext` shared by all vendors; what *is*
 vendor-specific (routes, auth scheme, body shapes, error wording, webhook signing) stays in the
-vendor module. Injected `status` faults are answered by the vendor's `fault_response` (by
+vendor's subpackage. Injected `status` faults are answered by the vendor's `fault_response` (by
 default its `error_response` for the fault's status), so each vendor fails in its own error
 envelope; vendors with coded errors override `fault_response` to honour `Fault.code` and
 `Fault.envelope`.
