@@ -176,7 +176,9 @@ def test_terminal_failures(data: dict[str, Any], error: type) -> None:
     ("status", "data", "error"),
     [
         (401, {"detail": "Not authenticated"}, errors.AuthenticationError),
-        (403, {"detail": "Invalid API key"}, errors.PermissionDenied),
+        (403, {"detail": "Invalid API key"}, errors.AuthenticationError),
+        (403, {"detail": "Not authenticated"}, errors.AuthenticationError),
+        (403, {"detail": "Account suspended"}, errors.PermissionDenied),
         (402, {"detail": "No credits left"}, errors.InsufficientCredits),
         (
             422,

@@ -43,6 +43,7 @@ import httpx
 from pydantic import Field
 
 from swapkit.core.errors import (
+    AuthenticationError,
     InvalidRequest,
     JobFailed,
     MalformedResponse,
@@ -329,7 +330,22 @@ class Eventstation(Provider):
                 error_class=InvalidRequest,
                 body=data,
             )
+        if response.status_code in (401, 403) and _about_the_key(message):
+            # FastAPI's API-key guards answer 403 "Not authenticated" (401 in newer releases),
+            # and the key's status and wording are undocumented [U]: a refused key is an
+            # authentication failure whatever the status [I]
+            return self.status_error(
+                response, message=message, error_class=AuthenticationError, body=data
+            )
         return self.status_error(response, message=message, body=data)
+
+
+def _about_the_key(message: str) -> bool:
+    """Whether an error message (bounded by `message_of`) says the API key was refused."""
+    text = message[:500].lower()
+    return "not authenticated" in text or (
+        "key" in text and any(word in text for word in ("invalid", "missing", "wrong", "api"))
+    )
 
 
 def _gender(value: Any, provider: str) -> int:
