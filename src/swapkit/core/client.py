@@ -468,7 +468,7 @@ class SwapClient(_BaseClient):
         """Run many swaps, `concurrency` at a time, yielding each item's `BatchItem` as it
         finishes (see `swapkit.core.batch`).
 
-        `requests` are `SwapRequest`s or mappings of their fields, or a mapping from each
+        `requests` are `SwapRequest` objects or mappings of their fields, or a mapping from each
         item's key to one.  One item failing never stops the others.  `max_total_usd` caps
         the whole batch's spend: once reached, nothing new is sent.  `name` (with a ledger)
         makes the batch resumable: run it again and finished items are not paid again.
