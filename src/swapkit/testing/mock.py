@@ -1,4 +1,4 @@
-"""`MockProvider`: a vendor whose every answer the test scripts, run through the real engine.
+"""`MockProvider`: a vendor whose every answer the test scripts, run through the real engine::
 
     vendor = mock_provider("vendor", accepted(), running(), running(), succeeded())
     with SwapClient(providers=[vendor], clock=FakeClock()) as client:
@@ -159,7 +159,7 @@ class MockSettings(ProviderSettings):
 
 
 class MockProvider(Provider):
-    """A provider answered by a script of `MockStep`s (see the module docstring).
+    """A provider answered by a script of `MockStep` values (see the module docstring).
 
     Build one with `mock_provider`, which makes a subclass per name and capabilities.
     Attributes for assertions: `requests` (every `httpx.Request` received, in order),
