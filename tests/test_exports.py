@@ -69,3 +69,16 @@ def test_sync_and_async_clients_have_the_same_methods() -> None:
     sync_init = inspect.signature(swapkit.SwapClient.__init__).parameters
     async_init = inspect.signature(swapkit.AsyncSwapClient.__init__).parameters
     assert list(sync_init) == list(async_init)
+
+
+def test_the_plugin_and_test_kit_modules_export_what_they_promise() -> None:
+    import swapkit.provider
+    import swapkit.testing
+
+    for module in (swapkit.provider, swapkit.testing):
+        assert list(module.__all__) == sorted(module.__all__), module.__name__
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{module.__name__}.{name}"
+    # the provider module is the base class, outcomes, declaration and helpers, nothing else
+    assert swapkit.provider.Provider is swapkit.Provider
+    assert not {"SwapClient", "Sandbox", "FailoverPolicy"} & set(swapkit.provider.__all__)
