@@ -11,10 +11,11 @@ import difflib
 import importlib.util
 import inspect
 import io
+import logging
 import re
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import SkipTest
@@ -290,6 +291,24 @@ def docs_environment(
     return tmp_path
 
 
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """Undo what a page does to logging (observability.md configures it, as an app would)."""
+    manager = logging.Logger.manager
+    levels = {
+        name: logger.level
+        for name, logger in manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    root_level, root_handlers = logging.root.level, logging.root.handlers[:]
+    yield
+    for name, logger in manager.loggerDict.items():
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(levels.get(name, logging.NOTSET))
+    logging.root.setLevel(root_level)
+    logging.root.handlers[:] = root_handlers
+
+
 def _skips(page: Path) -> list[tuple[int, str | None]]:
     """Each `skip: next` or `skip: start` marker on the page: its line and its reason."""
     return [
@@ -300,6 +319,7 @@ def _skips(page: Path) -> list[tuple[int, str | None]]:
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.relative_to(ROOT).as_posix())
+@pytest.mark.usefixtures("restored_logging")
 def test_the_examples_run(page: Path, docs_environment: Path) -> None:
     name = page.relative_to(ROOT).as_posix()
     if name in _NOT_RUN_YET:
