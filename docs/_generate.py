@@ -82,64 +82,59 @@ def _capability(name: str, value: Any) -> str:
     return f"`{value}`"
 
 
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
 def provider_matrix() -> str:
-    """What each built-in provider declares, one column per provider."""
+    """What each built-in provider declares: its capabilities, one column per provider, then
+    its settings, one row per provider."""
     from swapkit.core.provider import Capabilities
     from swapkit.core.settings import ProviderSettings, env_var
 
     providers = _providers()
-    header = ["", *(f"`{provider.name}`" for provider in providers)]
-    rows = [["vendor", *(provider.display_name for provider in providers)]]
-    for field in dataclasses.fields(Capabilities):
-        rows.append(
-            [
-                f"`{field.name}`",
-                *(
-                    _capability(field.name, getattr(provider.capabilities, field.name))
-                    for provider in providers
-                ),
-            ]
-        )
-    rows.append(
+    capabilities = _table(
+        ["", *(f"`{provider.name}`" for provider in providers)],
         [
-            "API key from",
+            ["vendor", *(provider.display_name for provider in providers)],
             *(
+                [
+                    f"`{field.name}`",
+                    *(
+                        _capability(field.name, getattr(provider.capabilities, field.name))
+                        for provider in providers
+                    ),
+                ]
+                for field in dataclasses.fields(Capabilities)
+            ),
+        ],
+    )
+    common = ProviderSettings.model_fields
+    settings = _table(
+        ["provider", "API key from", "`base_url` default", "`timeout` default", "own settings"],
+        [
+            [
+                f"`{provider.name}`",
                 ", ".join(
                     f"`{variable}`"
                     for variable in (
                         env_var(provider.name, "api_key"),
                         *provider.env_aliases.get("api_key", ()),
                     )
-                )
-                for provider in providers
-            ),
-        ]
-    )
-    common = ProviderSettings.model_fields
-    for setting in ("base_url", "timeout"):
-        rows.append(
-            [
-                f"`{setting}` default",
-                *(
-                    _capability(
-                        f"{setting}_seconds" if setting == "timeout" else setting,
-                        provider.settings_class.model_fields[setting].default or None,
-                    )
-                    for provider in providers
                 ),
+                _capability("base_url", provider.settings_class.model_fields["base_url"].default)
+                if provider.settings_class.model_fields["base_url"].default
+                else "none: set it",
+                _capability(
+                    "timeout_seconds", provider.settings_class.model_fields["timeout"].default
+                ),
+                _code(name for name in provider.settings_class.model_fields if name not in common),
             ]
-        )
-    rows.append(
-        [
-            "settings of its own",
-            *(
-                _code(name for name in provider.settings_class.model_fields if name not in common)
-                for provider in providers
-            ),
-        ]
+            for provider in providers
+        ],
     )
-    lines = [header, ["---"] * len(header), *rows]
-    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+    return f"{capabilities}\n\n{settings}"
 
 
 # -- the error tree ----------------------------------------------------------------------------

@@ -66,6 +66,7 @@ autodoc_mock_imports = ["django", "flask", "starlette", "opentelemetry", "promet
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 python_use_unqualified_type_names = True
+python_maximum_signature_line_length = 88  # a longer signature gets one parameter a line
 
 # -- HTML --------------------------------------------------------------------------------------
 html_theme = "furo"
