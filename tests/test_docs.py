@@ -1,7 +1,8 @@
-"""The documentation stays in step with the code: hooks, public names, links, README commands.
+"""The documentation stays in step with the code: hooks, public names, links, README commands,
+the generated tables (``python docs/_generate.py``), the API reference, and every example.
 
-Everything here reads files and inspects modules; the one example it runs answers its HTTP
-requests with ``httpx.MockTransport``.  The whole module runs in well under a second.
+The examples run against a sandbox served on loopback (swapkit's pytest fixture), with its jobs
+done at once; the whole module takes a few seconds.
 """
 
 from __future__ import annotations
