@@ -46,12 +46,15 @@ def _no_retry_waits() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any) -> None:
-    """Tests see no swapkit or vendor settings from the machine they run on, and the CLI's
-    default ledger lands in a temporary data directory, never in the user's."""
+    """Tests see no swapkit or vendor settings from the machine they run on, no plugin
+    emulator, and the CLI's default ledger lands in a temporary data directory, never in the
+    user's."""
     for name in list(os.environ):
         if name.startswith(("SWAPKIT_", "PROSPOLABS_", "ACEDATACLOUD_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+    # a sandbox here mounts the built-in emulators only, whatever plugin is installed
+    monkeypatch.setenv("SWAPKIT_SANDBOX_DISABLE_PLUGINS", "1")
 
 
 @pytest.fixture
