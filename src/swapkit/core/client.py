@@ -56,7 +56,7 @@ from swapkit.core.http import (
     redact_httpx_logs,
 )
 from swapkit.core.images import is_file_reference
-from swapkit.core.jobflow import JobContext, job_flow
+from swapkit.core.jobflow import JobContext, advance_flow, enqueue, job_flow
 from swapkit.core.jobs import CacheMode, JobStatus, JobToken
 from swapkit.core.ledger import JobRecord, JobStore, MemoryJobStore, SqliteLedger, owner_id
 from swapkit.core.models import SwapRequest, SwapResult, Template, WebhookEvent
@@ -237,6 +237,44 @@ class _BaseClient:
         records.sort(key=lambda record: record.updated_at, reverse=True)
         return [JobStatus.of(record) for record in records[:limit]]
 
+    def enqueue(
+        self,
+        request: SwapRequest | None = None,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> str:
+        """Record the swap as a queued job, with no network call; its job id.
+
+        Any process sharing this client's ledger then runs it with `advance` (a task queue's
+        worker, say).  The inputs are checked now and recorded by reference, so they must be
+        URLs or paths the workers can read (bytes are refused); a worker refuses inputs that
+        changed in between.  With `idempotency_key`, enqueueing the same key again returns the
+        same job.
+        """
+        _check_idempotency_key(idempotency_key)
+        swap_request = self._request(request, fields)
+        return enqueue(self._job_context(), swap_request, idempotency_key).id
+
+    def _advance_flow(
+        self, job_id: str, lease_seconds: float | None
+    ) -> Generator[Step, Any, JobRecord]:
+        if lease_seconds is not None:
+            _check_number("lease_seconds", lease_seconds, minimum=0.0, exclusive=True)
+        return advance_flow(
+            self._job_context(), job_id, lease_seconds=lease_seconds or self._lease_seconds(job_id)
+        )
+
+    def _lease_seconds(self, job_id: str) -> float:
+        """Long enough for one advance: a submit (with failover) until the job's deadline, or
+        a poll and a download."""
+        record = self._store.get(job_id)
+        exchange = max((p.settings.timeout for p in self._providers), default=60.0)
+        if record is not None and record.state == "queued":
+            return max(record.deadline_at - time.time(), 0.0) + 5.0
+        return 2 * exchange + 10.0
+
     def _handle(self, job_id: str, **kwargs: Any) -> Any:
         raise NotImplementedError
 
@@ -267,10 +305,7 @@ class _BaseClient:
                 "the result cache keeps results in the ledger's folder: build the client with "
                 "ledger=... to use cache="
             )
-        if idempotency_key is not None and (
-            not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 255
-        ):
-            raise InvalidRequest("idempotency_key must be a string of 1 to 255 characters")
+        _check_idempotency_key(idempotency_key)
         return job_flow(
             self._job_context(),
             prepared,
@@ -482,6 +517,17 @@ class SwapClient(_BaseClient):
         handle: SwapJob = super().job(job)
         return handle
 
+    def advance(self, job_id: str, *, lease_seconds: float | None = None) -> JobStatus:
+        """Move a job one step forward and say where it stands; safe to call from any number
+        of processes at once (see `swapkit.core.jobflow.advance_flow`).
+
+        A queued job is submitted once (failover included); an accepted job is polled once
+        and finished when the vendor is done.  Call it again while the state is ``queued`` or
+        ``running`` (a task queue re-schedules it); errors end the job and show in its status.
+        `lease_seconds` bounds how long this call holds the job against other workers.
+        """
+        return JobStatus.of(self._drive(self._advance_flow(job_id, lease_seconds)))
+
     @property
     def webhooks(self) -> Webhooks:
         """The one webhook receiver for every vendor (see `swapkit.core.webhooks`)."""
@@ -660,6 +706,10 @@ class AsyncSwapClient(_BaseClient):
         handle: AsyncSwapJob = super().job(job)
         return handle
 
+    async def advance(self, job_id: str, *, lease_seconds: float | None = None) -> JobStatus:
+        """Move a job one step forward; see `SwapClient.advance`."""
+        return JobStatus.of(await self._drive(self._advance_flow(job_id, lease_seconds)))
+
     @property
     def webhooks(self) -> AsyncWebhooks:
         """The one webhook receiver; see `SwapClient.webhooks`."""
@@ -816,6 +866,11 @@ def _build_request(request: SwapRequest | None, fields: Mapping[str, Any]) -> Sw
             for err in exc.errors()
         )
         raise InvalidRequest(f"invalid swap request: {problems}") from None
+
+
+def _check_idempotency_key(key: str | None) -> None:
+    if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 255):
+        raise InvalidRequest("idempotency_key must be a string of 1 to 255 characters")
 
 
 def _mounts(providers: Sequence[Provider], supplied: object) -> dict[str, Any] | None:

@@ -79,6 +79,7 @@ __all__ = [
     "Submitting",
     "Uploads",
     "exchange",
+    "poll_once_flow",
     "provider_flow",
     "resume_flow",
     "templates_flow",
@@ -485,6 +486,35 @@ def resume_flow(run: Run, job: Pending, finish: Finish, result_url: str | None =
     return (yield from _finish(run, finish, done.result))
 
 
+def poll_once_flow(run: Run, job: Pending, finish: Finish) -> Generator[Step, Any, Any]:
+    """Ask once how an accepted job is doing: the finished result (fetched and checked), or
+    the `Pending` job when the vendor is still working on it.  For callers that schedule the
+    next look themselves (`SwapClient.advance`)."""
+    run.job_id, run.charged = job.job_id, run.provider.capabilities.charged_while_running
+    outcome = yield from _poll(run, job)
+    if isinstance(outcome, Pending):
+        return outcome
+    run.charged = True
+    return (yield from _finish(run, finish, outcome.result))
+
+
+def _poll(run: Run, job: Pending) -> Generator[Step, Any, Outcome]:
+    """One poll of an accepted job (free: retried while the deadline allows)."""
+    provider = run.provider
+    try:
+        outcome: Outcome = yield from exchange(
+            run.send(
+                provider.build_poll(job),
+                "poll",
+                parse=functools.partial(provider.parse_poll, job=job),
+            )
+        )
+    except ProviderError as exc:
+        run.settle(exc)
+        raise
+    return outcome
+
+
 def _submit(run: Run, prepared: PreparedSwap) -> Generator[Step, Any, Outcome]:
     """Send the paid request once, and learn whether the vendor accepted it."""
     provider = run.provider
@@ -539,18 +569,7 @@ def _wait(run: Run, outcome: Outcome) -> Generator[Step, Any, Done]:
         if budget.remaining_seconds() <= 0:
             # the wait ended at the deadline: a poll now would have no time to be answered
             raise _still_running(provider.name, outcome)
-        job = outcome
-        try:
-            outcome = yield from exchange(
-                run.send(
-                    provider.build_poll(job),
-                    "poll",
-                    parse=functools.partial(provider.parse_poll, job=job),
-                )
-            )
-        except ProviderError as exc:
-            run.settle(exc)
-            raise
+        outcome = yield from _poll(run, outcome)
         interval = min(interval * 1.5, settings.max_poll_interval)
     run.charged = True
     return outcome

@@ -149,6 +149,15 @@ class JobStore(Protocol):
         """Make `owner` the job's owner if its owner is still `seen_owner`; whether it did."""
         ...
 
+    def lease(self, job_id: str, owner: str, seconds: float) -> bool:
+        """Hold the job for `owner` for `seconds`: take the lease when it is free or expired,
+        renew it when `owner` holds it; whether `owner` holds it now."""
+        ...
+
+    def release_lease(self, job_id: str, owner: str) -> None:
+        """Give the lease up, if `owner` holds it."""
+        ...
+
     def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:
         """The most recently updated jobs, optionally in one state."""
         ...
@@ -222,6 +231,7 @@ class MemoryJobStore:
         self._jobs: dict[str, JobRecord] = {}
         self._cache: dict[str, CacheEntry] = {}
         self._deliveries: set[str] = set()
+        self._leases: dict[str, tuple[str, float]] = {}
         self._secret = secrets.token_bytes(32)
         self._lock = threading.Lock()
 
@@ -264,6 +274,20 @@ class MemoryJobStore:
                 return False
             found.owner = owner
             return True
+
+    def lease(self, job_id: str, owner: str, seconds: float) -> bool:
+        with self._lock:
+            now = time.time()
+            holder, until = self._leases.get(job_id, (None, 0.0))
+            if holder not in (None, owner) and until > now:
+                return False
+            self._leases[job_id] = (owner, now + seconds)
+            return True
+
+    def release_lease(self, job_id: str, owner: str) -> None:
+        with self._lock:
+            if self._leases.get(job_id, (None, 0.0))[0] == owner:
+                del self._leases[job_id]
 
     def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:
         with self._lock:
@@ -339,8 +363,18 @@ def _v2(connection: sqlite3.Connection) -> None:
     )
 
 
+def _v3(connection: sqlite3.Connection) -> None:
+    connection.execute(
+        """CREATE TABLE leases (
+            job_id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            until REAL NOT NULL
+        )"""
+    )
+
+
 #: The schema, as ordered steps: step N brings a file at version N - 1 to version N.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
 
 
 class SqliteLedger:
@@ -450,6 +484,21 @@ class SqliteLedger:
                 (owner, time.time(), job_id, seen_owner),
             ).rowcount
         return bool(changed)
+
+    def lease(self, job_id: str, owner: str, seconds: float) -> bool:
+        now = time.time()
+        with self._transaction() as connection:
+            taken = connection.execute(
+                """INSERT INTO leases VALUES (?, ?, ?)
+                ON CONFLICT (job_id) DO UPDATE SET owner = excluded.owner, until = excluded.until
+                WHERE leases.owner = excluded.owner OR leases.until <= ?""",
+                (job_id, owner, now + seconds, now),
+            ).rowcount
+        return bool(taken)
+
+    def release_lease(self, job_id: str, owner: str) -> None:
+        with self._transaction() as connection:
+            connection.execute("DELETE FROM leases WHERE job_id = ? AND owner = ?", (job_id, owner))
 
     def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:
         query = f"SELECT {', '.join(_COLUMNS)} FROM jobs"

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from swapkit.core.models import SwapResult
+    from swapkit.core.provider import Provider
     from swapkit.sandbox.server import SandboxServer
     from swapkit.testing.clock import FakeClock
 
@@ -174,7 +175,7 @@ class ProviderContract:
 
         server.sandbox.faults.add(Fault(provider=self._emulator, **fields))
 
-    def _provider_class(self) -> type:
+    def _provider_class(self) -> type[Provider]:
         from swapkit.core.plugins import installed_providers
 
         installed = installed_providers(self.plugin_manager())
