@@ -30,6 +30,8 @@ from .conftest import make_image
 ROOT = Path(__file__).resolve().parent.parent
 BROKER = os.environ.get("SWAPKIT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 JOBS = 200
+#: Read at import: the autouse fixture that hides SWAPKIT_* variables from tests runs first.
+REQUIRE_SERVICES = bool(os.environ.get("SWAPKIT_REQUIRE_SERVICES"))
 
 pytestmark = pytest.mark.block_network(allowed_hosts=[r"127\.0\.0\.1", "localhost"])
 
@@ -41,7 +43,7 @@ def redis_broker() -> str:
     try:
         redis.Redis.from_url(BROKER, socket_connect_timeout=2).ping()
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        if os.environ.get("SWAPKIT_REQUIRE_SERVICES"):
+        if REQUIRE_SERVICES:
             pytest.fail(f"Redis is required at {BROKER} and is not reachable: {exc}")
         pytest.skip(f"needs Redis at {BROKER} (not reachable: {exc})")
     return BROKER
