@@ -801,11 +801,16 @@ class AsyncSwapClient(_BaseClient):
 
 
 def _store(ledger: str | os.PathLike[str] | JobStore | None) -> JobStore:
-    """The client's job store: the given one, a ledger file, ``SWAPKIT_LEDGER``, or memory."""
+    """The client's job store: the given one, a ledger file or ``redis://`` URL,
+    ``SWAPKIT_LEDGER``, or memory."""
     if ledger is None:
         ledger = os.environ.get("SWAPKIT_LEDGER") or None
     if ledger is None:
         return MemoryJobStore()
+    if isinstance(ledger, str) and ledger.startswith(("redis://", "rediss://", "unix://")):
+        from swapkit.core.redis_ledger import RedisJobStore
+
+        return RedisJobStore(ledger)
     if isinstance(ledger, (str, os.PathLike)):
         try:
             return SqliteLedger(ledger)
