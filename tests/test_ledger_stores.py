@@ -214,3 +214,24 @@ def test_a_client_swaps_and_advances_jobs_through_a_redis_ledger(
     assert final.state == "succeeded"
     submits = [r for r in swapkit_sandbox_server.sandbox.requests if r.path.endswith("/async")]
     assert len(submits) == 2  # the idempotent swap once, the queued job once
+
+
+def test_an_unreachable_redis_ledger_is_a_typed_error_and_nothing_is_sent(
+    kind: str, swapkit_sandbox_server: Any, plugin_manager: pluggy.PluginManager
+) -> None:
+    from swapkit import errors
+
+    from .conftest import run_swap
+
+    settings = {
+        "api_key": "prsp-sandbox",
+        "base_url": swapkit_sandbox_server.base_url("prospolabs"),
+    }
+    options = {
+        "providers": {"prospolabs": settings},
+        "ledger": "redis://127.0.0.1:1/0",
+        "plugin_manager": plugin_manager,
+    }
+    with pytest.raises(errors.LedgerUnavailable, match="unreachable"):
+        run_swap(kind, options, source=make_image(), target=make_image((64, 56)))
+    assert swapkit_sandbox_server.sandbox.requests == []

@@ -28,7 +28,8 @@ Every exception swapkit raises on purpose derives from `SwapError`::
     ├── AllProvidersFailed            every eligible provider failed; carries every attempt
     ├── JobStillRunning               a bounded wait for a job ended; the job goes on
     ├── IdempotencyConflict           an idempotency key was already used for another request
-    └── BatchBudgetReached            a batch item was not sent: the batch's money cap was reached
+    ├── BatchBudgetReached            a batch item was not sent: the batch's money cap was reached
+    └── LedgerUnavailable             the ledger (the job store) could not be read or written
 
 Design notes:
 
@@ -74,6 +75,7 @@ __all__ = [
     "JobFailed",
     "JobNotFound",
     "JobStillRunning",
+    "LedgerUnavailable",
     "LocalFailure",
     "MalformedResponse",
     "NoEligibleProvider",
@@ -345,3 +347,13 @@ def error_class_for_status(status_code: int) -> type[ProviderError]:
     if status_code >= 500:
         return ProviderUnavailable
     return InvalidRequest
+
+
+class LedgerUnavailable(SwapError):
+    """The ledger (the job store: a Redis server, a SQLite file) could not be read or written.
+
+    swapkit never sends a paid request it could not record first, so a swap that meets this
+    before its submit sent nothing; one that meets it after the vendor accepted the job leaves
+    that job recorded as being submitted, and it is settled (never sent again) once the ledger
+    is back.  The message names the ledger and the error.
+    """

@@ -23,15 +23,19 @@ kept by the application (`folder` is None, so the result cache is off).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from swapkit.core.errors import ConfigurationError
+from swapkit.core.errors import ConfigurationError, LedgerUnavailable
 from swapkit.core.ledger import FINAL_STATES, CacheEntry, JobRecord
 
 __all__ = ["RedisJobStore"]
+
+T = TypeVar("T")
 
 _DELIVERY_SECONDS = 7 * 24 * 3600
 
@@ -82,6 +86,22 @@ return 1
 """
 
 
+def _translated(method: Callable[..., T]) -> Callable[..., T]:
+    """Redis's errors (an outage, a timeout) as `LedgerUnavailable`, never a bare exception."""
+
+    @functools.wraps(method)
+    def call(self: RedisJobStore, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except self._errors as exc:
+            raise LedgerUnavailable(
+                f"the Redis ledger ({self.namespace!r}) is unreachable: {type(exc).__name__}: "
+                f"{str(exc)[:200]}"
+            ) from None
+
+    return call
+
+
 def _redis_module() -> Any:
     try:
         import redis
@@ -105,6 +125,7 @@ class RedisJobStore:
         if isinstance(client, str):
             client = redis.Redis.from_url(client, socket_timeout=10, socket_connect_timeout=5)
         self._redis = client
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self.namespace = namespace
         self._claim = client.register_script(_CLAIM)
         self._save = client.register_script(_SAVE)
@@ -127,6 +148,7 @@ class RedisJobStore:
         """Close the connections (the store is unusable afterwards)."""
         self._redis.close()
 
+    @_translated
     def secret(self) -> bytes:
         if self._secret is None:
             key = self._key("secret")
@@ -143,6 +165,7 @@ class RedisJobStore:
             record.updated_at,
         ]
 
+    @_translated
     def claim(self, record: JobRecord) -> JobRecord:
         idem = self._key("idem", record.idempotency_key) if record.idempotency_key else ""
         keys = [
@@ -160,10 +183,12 @@ class RedisJobStore:
             return self.claim(record)
         return existing
 
+    @_translated
     def save(self, record: JobRecord) -> None:
         keys = [self._key("job", record.id), self._key("jobs")]
         self._save(keys=keys, args=[*self._arguments(record), self._key("state", "")])
 
+    @_translated
     def get(self, job_id: str) -> JobRecord | None:
         return self._load(self._redis.hmget(self._key("job", job_id), "record", "owner"))
 
@@ -176,17 +201,21 @@ class RedisJobStore:
         values["owner"] = _text(owner) or None
         return JobRecord(**values)
 
+    @_translated
     def take_over(self, job_id: str, seen_owner: str | None, owner: str) -> bool:
         keys = [self._key("job", job_id)]
         return bool(self._take_over(keys=keys, args=[seen_owner or "", owner]))
 
+    @_translated
     def lease(self, job_id: str, owner: str, seconds: float) -> bool:
         milliseconds = max(1, int(seconds * 1000))
         return bool(self._lease(keys=[self._key("lease", job_id)], args=[owner, milliseconds]))
 
+    @_translated
     def release_lease(self, job_id: str, owner: str) -> None:
         self._release(keys=[self._key("lease", job_id)], args=[owner])
 
+    @_translated
     def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:
         index = self._key("state", state) if state is not None else self._key("jobs")
         ids = [_text(found) for found in self._redis.zrevrange(index, 0, max(limit, 1) - 1)]
@@ -196,6 +225,7 @@ class RedisJobStore:
         records = [self._load(fields) for fields in pipe.execute()]
         return [record for record in records if record is not None]
 
+    @_translated
     def purge(self, older_than: float) -> int:
         ids = [
             _text(found)
@@ -216,14 +246,17 @@ class RedisJobStore:
             removed += 1
         return removed
 
+    @_translated
     def claim_delivery(self, delivery_id: str, job_id: str) -> bool:
         key = self._key("delivery", delivery_id)
         return bool(self._redis.set(key, job_id, nx=True, ex=_DELIVERY_SECONDS))
 
+    @_translated
     def cache_get(self, request_key: str) -> CacheEntry | None:
         found = self._redis.get(self._key("cache", request_key))
         return CacheEntry(**json.loads(found)) if found else None
 
+    @_translated
     def cache_put(self, entry: CacheEntry) -> None:
         self._redis.set(
             self._key("cache", entry.request_key), json.dumps(dataclasses.asdict(entry))
