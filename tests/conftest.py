@@ -57,6 +57,42 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any) -
     monkeypatch.setenv("SWAPKIT_SANDBOX_DISABLE_PLUGINS", "1")
 
 
+#: The environment as the suite was started, before `_clean_environment` hides ``SWAPKIT_*``.
+_SERVICES = {
+    name: os.environ.get(name) for name in ("SWAPKIT_TEST_REDIS", "SWAPKIT_REQUIRE_SERVICES")
+}
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The URL of a Redis server that answers (``SWAPKIT_TEST_REDIS``, else the local one).
+
+    A test that needs Redis skips, with a reason naming it, when there is none, unless
+    ``SWAPKIT_REQUIRE_SERVICES=1`` (CI sets it): then it fails.  Both variables are read as
+    the suite started.  The server is pinged once per session; tests that talk to it allow
+    loopback themselves.
+    """
+    url = _SERVICES["SWAPKIT_TEST_REDIS"] or "redis://127.0.0.1:6379/0"
+    problem = None
+    try:
+        import redis
+    except ImportError:
+        problem = "redis-py is not installed (pip install 'swapkit[redis]')"
+    else:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            problem = f"Redis is not reachable at {url}: {exc}"
+        finally:
+            client.close()
+    if problem is not None:
+        if _SERVICES["SWAPKIT_REQUIRE_SERVICES"]:
+            pytest.fail(f"{problem} (SWAPKIT_REQUIRE_SERVICES=1 requires it)")
+        pytest.skip(problem)
+    return url
+
+
 @pytest.fixture
 def plugin_manager() -> pluggy.PluginManager:
     """Built-in providers only: nothing installed on the machine leaks into a test."""
