@@ -374,3 +374,22 @@ def test_the_serializer_refuses_to_write_an_environment_secret(
 @pytest.mark.parametrize("url", ["http://[::1", "not a url", "http://127.0.0.1:1/", ""])
 def test_odd_urls_never_raise(url: str) -> None:
     canonical_url(url)
+
+
+@pytest.mark.parametrize(
+    ("error", "refunds", "charged"),
+    [
+        (errors.NoFaceDetected, True, False),
+        (errors.NoFaceDetected, False, True),
+        (errors.ContentRefused, True, False),
+        (errors.JobFailed, True, False),
+    ],
+)
+def test_a_job_the_vendor_ended_follows_its_billing_for_failed_jobs(
+    kind: Any, error: type[errors.ProviderError], refunds: bool, charged: bool
+) -> None:
+    vendor = mock_provider("vendor", accepted(), failed(error), refunds_failed_jobs=refunds)
+    with pytest.raises(error) as caught:
+        _swap(kind, vendor)
+    assert caught.value.attempts[-1].charged is charged
+    assert caught.value.spent_usd == pytest.approx(0.01 if charged else 0.0)

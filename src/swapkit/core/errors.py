@@ -142,6 +142,9 @@ class ProviderError(SwapError):
         #: False when the failure says nothing about the vendor's health: it happened on this
         #: side, or the vendor was not given a fair time to answer.  Breakers ignore those.
         self.blames_vendor = True
+        #: True when a successful answer about an accepted job said the job ended without a
+        #: result (failed, no face, refused): the vendor's billing for failed jobs applies.
+        self.job_ended = False
 
     def __str__(self) -> str:
         where = []

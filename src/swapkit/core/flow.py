@@ -402,7 +402,7 @@ class Run:
 
     def settle(self, error: ProviderError) -> None:
         """Update `charged` for a vendor's verdict on an accepted job."""
-        if isinstance(error, JobFailed):
+        if isinstance(error, JobFailed) or error.job_ended:
             self.charged = self.provider.capabilities.charged_when_failed
         elif isinstance(error, ResultInvalid):
             self.charged = True  # the vendor called it done, and bills done jobs
@@ -506,7 +506,7 @@ def _poll(run: Run, job: Pending) -> Generator[Step, Any, Outcome]:
             run.send(
                 provider.build_poll(job),
                 "poll",
-                parse=functools.partial(provider.parse_poll, job=job),
+                parse=functools.partial(_verdict, provider.parse_poll, job=job),
             )
         )
     except ProviderError as exc:
@@ -545,6 +545,17 @@ def _submit(run: Run, prepared: PreparedSwap) -> Generator[Step, Any, Outcome]:
         raise
     yield run.accepted(outcome)
     return outcome
+
+
+def _verdict(parse: Callable[..., Outcome], response: httpx.Response, **kwargs: Any) -> Outcome:
+    """`parse` of a successful answer about a job; an error it raises (other than an
+    unreadable answer) is the vendor's verdict that the job ended (`ProviderError.job_ended`)."""
+    try:
+        return parse(response, **kwargs)
+    except ProviderError as exc:
+        if not isinstance(exc, ResultInvalid):
+            exc.job_ended = True
+        raise
 
 
 def _still_running(provider: str, job: Pending) -> ProviderTimeout:
