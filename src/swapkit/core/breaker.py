@@ -18,9 +18,14 @@ re-opens the breaker).
   exception, a cancelled task) hands the probe to the next call.  The expiry only matters
   when the process holding the probe died, with a shared store.
 
-State lives behind `BreakerStore`; `MemoryBreakerStore` keeps it in the process.  A store shared
-between processes (Redis, a database) implements the same two methods.  Times are seconds on
-the client's monotonic clock, so a shared store must be given a shared clock as well.
+State lives behind `BreakerStore`, whose one write is an atomic `BreakerStore.update`: each of
+`admit`, `record_success`, `record_failure` and `release` is a pure transition from the current
+state to the next, applied by the store, so two processes can never both take the half-open
+probe nor lose each other's failures.  `MemoryBreakerStore` keeps the states in the process;
+`StateBreakers` keeps them in a `swapkit.core.state.StateStore` (SQLite on one host, Redis for a
+fleet), and a `SqliteLedger` is a store too.  Times are seconds on the breaker's `clock`: in
+one process any clock does, but a store shared between processes needs a clock that means the
+same in each of them, a wall clock (``time.time``, or the state store's ``now``).
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from swapkit.core.errors import RateLimited, SwapError
+
+if TYPE_CHECKING:
+    from swapkit.core.state import StateStore
 
 __all__ = [
     "Admission",
@@ -38,6 +46,7 @@ __all__ = [
     "BreakerStore",
     "CircuitBreaker",
     "MemoryBreakerStore",
+    "StateBreakers",
 ]
 
 Status = Literal["closed", "open", "half_open"]
@@ -54,6 +63,9 @@ class BreakerState:
     probe_until: float = 0.0
 
 
+Transition = Callable[[BreakerState], BreakerState]
+
+
 class BreakerStore(Protocol):
     """Where breaker states live; replace `MemoryBreakerStore` to share them."""
 
@@ -61,8 +73,9 @@ class BreakerStore(Protocol):
         """The provider's state (closed when unknown)."""
         ...
 
-    def put(self, provider: str, state: BreakerState) -> None:
-        """Save the provider's state."""
+    def update(self, provider: str, fn: Transition) -> tuple[BreakerState, BreakerState]:
+        """Replace the provider's state by ``fn(state)`` atomically; ``(old, new)``.  `fn` is
+        pure and may be called more than once (a store that retries a lost write)."""
         ...
 
 
@@ -77,9 +90,49 @@ class MemoryBreakerStore:
         with self._lock:
             return self._states.get(provider, BreakerState())
 
-    def put(self, provider: str, state: BreakerState) -> None:
+    def update(self, provider: str, fn: Transition) -> tuple[BreakerState, BreakerState]:
         with self._lock:
-            self._states[provider] = state
+            old = self._states.get(provider, BreakerState())
+            new = fn(old)
+            self._states[provider] = new
+            return old, new
+
+
+def _state_of(value: Any) -> BreakerState:
+    """A stored breaker state (closed when absent; fields this version does not know are
+    ignored, so that processes of two versions can share a store)."""
+    if not isinstance(value, dict):
+        return BreakerState()
+    known = {field.name for field in dataclasses.fields(BreakerState)}
+    return BreakerState(**{name: item for name, item in value.items() if name in known})
+
+
+class StateBreakers:
+    """Breaker states in a `swapkit.core.state.StateStore`, as JSON under
+    ``breaker:{provider}``, changed by the store's compare-and-set `update`.
+
+    Give the `CircuitBreaker` the store's clock (``clock=state.now``)."""
+
+    def __init__(self, state: StateStore) -> None:
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"<StateBreakers {self.state!r}>"
+
+    @property
+    def degraded(self) -> bool:
+        """True while the state store answers from local state (see `ResilientStateStore`)."""
+        return bool(getattr(self.state, "degraded", False))
+
+    def get(self, provider: str) -> BreakerState:
+        return _state_of(self.state.read(f"breaker:{provider}")[0])
+
+    def update(self, provider: str, fn: Transition) -> tuple[BreakerState, BreakerState]:
+        def transition(value: Any | None) -> Any:
+            return dataclasses.asdict(fn(_state_of(value)))
+
+        old, new = self.state.update(f"breaker:{provider}", transition)
+        return _state_of(old), _state_of(new)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,12 +175,18 @@ class CircuitBreaker:
         self.store = store or MemoryBreakerStore()
         self.clock = clock
         self.on_change = on_change
-        self._lock = threading.Lock()
 
-    def _save(self, provider: str, old: BreakerState, new: BreakerState) -> None:
-        self.store.put(provider, new)
+    @property
+    def store_degraded(self) -> bool:
+        """True while the breakers' store is answering from local state (a shared store that
+        is down, behind a `swapkit.core.state.ResilientStateStore`)."""
+        return bool(getattr(self.store, "degraded", False))
+
+    def _update(self, provider: str, fn: Transition) -> tuple[BreakerState, BreakerState]:
+        old, new = self.store.update(provider, fn)
         if self.on_change is not None and old.status != new.status:
             self.on_change(provider, old, new)
+        return old, new
 
     def closed_reason(self, provider: str) -> str | None:
         """None when a call may go to `provider` now; otherwise why not (see `admit`)."""
@@ -140,60 +199,59 @@ class CircuitBreaker:
         the call will really be made, and end a probe with `record_success`,
         `record_failure` or `release`.
         """
-        with self._lock:
-            state = self.store.get(provider)
-            now = self.clock()
-            if state.status == "closed":
-                return Admission()
-            if state.status == "open" and now < state.open_until:
-                return Admission(
-                    f"circuit open for another {state.open_until - now:.1f} s",
-                    retry_at=state.open_until,
-                )
-            if state.probing and now < state.probe_until:
-                return Admission(
-                    "circuit half-open: a probe call is in flight",
-                    retry_at=min(state.probe_until, now + self.probe_recheck_seconds),
-                )
-            probe = dataclasses.replace(
-                state,
-                status="half_open",
-                probing=True,
-                probe_until=now + self.probe_timeout_seconds,
-            )
-            self._save(provider, state, probe)
-            return Admission(probe=True)
+        now = self.clock()
+        answer = Admission()
+
+        def transition(state: BreakerState) -> BreakerState:
+            nonlocal answer  # the answer of the run whose write won
+            answer, after = self._admission(state, now)
+            return after
+
+        self._update(provider, transition)
+        return answer
+
+    def _admission(self, state: BreakerState, now: float) -> tuple[Admission, BreakerState]:
+        """`admit` as a pure function: the answer, and the state after it."""
+        if state.status == "closed":
+            return Admission(), state
+        if state.status == "open" and now < state.open_until:
+            reason = f"circuit open for another {state.open_until - now:.1f} s"
+            return Admission(reason, retry_at=state.open_until), state
+        if state.probing and now < state.probe_until:
+            return Admission(
+                "circuit half-open: a probe call is in flight",
+                retry_at=min(state.probe_until, now + self.probe_recheck_seconds),
+            ), state
+        probe = dataclasses.replace(
+            state, status="half_open", probing=True, probe_until=now + self.probe_timeout_seconds
+        )
+        return Admission(probe=True), probe
 
     def record_success(self, provider: str) -> None:
         """A call succeeded: the breaker closes."""
-        with self._lock:
-            state = self.store.get(provider)
-            if state != BreakerState():
-                self._save(provider, state, BreakerState())
+        self._update(provider, lambda state: BreakerState())
 
     def record_failure(self, provider: str, error: SwapError | None = None) -> None:
         """A call failed in a way that counts: it may open (or re-open) the breaker."""
-        with self._lock:
-            state = self.store.get(provider)
-            now = self.clock()
+        now = self.clock()
+        wait = self.cooldown_seconds
+        if isinstance(error, RateLimited) and error.retry_after:
+            wait = max(wait, error.retry_after)
+
+        def transition(state: BreakerState) -> BreakerState:
             failures = state.failures + 1
             if state.status == "closed" and failures < self.failure_threshold:
-                self._save(provider, state, dataclasses.replace(state, failures=failures))
-                return
-            wait = self.cooldown_seconds
-            if isinstance(error, RateLimited) and error.retry_after:
-                wait = max(wait, error.retry_after)
-            opened = BreakerState(
-                status="open",
-                failures=failures,
-                open_until=max(state.open_until, now + wait),
+                return dataclasses.replace(state, failures=failures)
+            return BreakerState(
+                status="open", failures=failures, open_until=max(state.open_until, now + wait)
             )
-            self._save(provider, state, opened)
+
+        self._update(provider, transition)
 
     def release(self, provider: str) -> None:
         """A call ended without a verdict on the provider (a bad input, an exception, a
         cancellation): if it held the probe, the next call may probe."""
-        with self._lock:
-            state = self.store.get(provider)
-            if state.probing:
-                self._save(provider, state, dataclasses.replace(state, probing=False))
+        self._update(
+            provider,
+            lambda state: dataclasses.replace(state, probing=False) if state.probing else state,
+        )

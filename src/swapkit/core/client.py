@@ -33,7 +33,7 @@ from swapkit.core.batch import (
     run_batch,
     run_batch_async,
 )
-from swapkit.core.breaker import CircuitBreaker
+from swapkit.core.breaker import CircuitBreaker, StateBreakers
 from swapkit.core.clock import Clock, SystemClock
 from swapkit.core.config import SwapkitConfig, load_config
 from swapkit.core.errors import ConfigurationError, InvalidRequest, LocalFailure, SwapError
@@ -67,6 +67,7 @@ from swapkit.core.provider import PreparedSwap, Provider
 from swapkit.core.retry import Budget, announce, waits
 from swapkit.core.routing import Router, prepare
 from swapkit.core.settings import resolve_settings
+from swapkit.core.state import StateStore, open_state_store
 from swapkit.core.strategies import Strategy, strategy_from
 from swapkit.core.uploads import Uploader
 from swapkit.core.webhooks import AsyncWebhooks, Webhooks
@@ -105,6 +106,7 @@ class _BaseClient:
         cache: bool = False,
         webhook_url: str | None = None,
         config: str | os.PathLike[str] | bool | None = None,
+        state: StateStore | str | None = None,
     ) -> None:
         settings = load_config(config)
         deadline = settings.deadline if deadline is None else deadline
@@ -114,6 +116,12 @@ class _BaseClient:
         webhook_url = settings.webhook_url if webhook_url is None else webhook_url
         if ledger is None:
             ledger = settings.ledger
+        state_source = "state=" if state is not None else "SWAPKIT_STATE (or the file's state)"
+        state = settings.state if state is None else state
+        #: The state store shared with other processes (the breakers'), when one was given.
+        self.state: StateStore | None = (
+            open_state_store(state, source=state_source) if isinstance(state, str) else state
+        )
         if providers is None:
             providers = settings.order
         self.config = settings
@@ -144,8 +152,13 @@ class _BaseClient:
         events = Events(plugin_manager, observers)
         breaker: CircuitBreaker | None
         if circuit_breaker is True:
-            shared = self._store.breakers if isinstance(self._store, SqliteLedger) else None
-            breaker = CircuitBreaker(clock=self._clock.monotonic, store=shared)
+            if self.state is not None:
+                breaker = CircuitBreaker(clock=self.state.now, store=StateBreakers(self.state))
+            elif isinstance(self._store, SqliteLedger):
+                # shared by the host's processes: a clock that means the same in each of them
+                breaker = CircuitBreaker(clock=time.time, store=self._store.breakers)
+            else:
+                breaker = CircuitBreaker(clock=self._clock.monotonic)
         elif circuit_breaker is False:
             breaker = None
         else:
@@ -422,6 +435,7 @@ class SwapClient(_BaseClient):
         cache: bool = False,
         webhook_url: str | None = None,
         config: str | os.PathLike[str] | bool | None = None,
+        state: StateStore | str | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -442,6 +456,7 @@ class SwapClient(_BaseClient):
             cache=cache,
             webhook_url=webhook_url,
             config=config,
+            state=state,
         )
         mounts = _mounts(self._providers, http_client)
         self._owns_http = http_client is None
@@ -631,6 +646,7 @@ class AsyncSwapClient(_BaseClient):
         cache: bool = False,
         webhook_url: str | None = None,
         config: str | os.PathLike[str] | bool | None = None,
+        state: StateStore | str | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -651,6 +667,7 @@ class AsyncSwapClient(_BaseClient):
             cache=cache,
             webhook_url=webhook_url,
             config=config,
+            state=state,
         )
         mounts = _mounts(self._providers, http_client)
         self._owns_http = http_client is None

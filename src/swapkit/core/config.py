@@ -6,7 +6,7 @@ Every client setting is resolved in one order, **keyword > environment > file > 
   ``providers={...}``) wins;
 * then the environment: ``SWAPKIT_ORDER``, ``SWAPKIT_STRATEGY``, ``SWAPKIT_DEADLINE``,
   ``SWAPKIT_MAX_ATTEMPTS``, ``SWAPKIT_MAX_COST_USD``, ``SWAPKIT_LEDGER``,
-  ``SWAPKIT_WEBHOOK_URL``, and per provider ``SWAPKIT_<PROVIDER>_<SETTING>``;
+  ``SWAPKIT_WEBHOOK_URL``, ``SWAPKIT_STATE``, and per provider ``SWAPKIT_<PROVIDER>_<SETTING>``;
 * then the file: ``swapkit.toml`` in the working directory, else the ``[tool.swapkit]`` table
   of its ``pyproject.toml`` (or the file ``SWAPKIT_CONFIG`` or ``config=`` names);
 * then swapkit's defaults.
@@ -18,6 +18,7 @@ The file holds the same names, and one table per provider::
     deadline = 90
     max_cost_usd = 0.10
     ledger = "var/swapkit.db"
+    state = "redis://127.0.0.1:6379/0"        # breakers shared by every process (optional)
 
     [providers.prospolabs]
     price_usd = 0.05
@@ -82,6 +83,8 @@ class SwapkitConfig(BaseSettings):
     max_cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     ledger: str | None = None
     webhook_url: str | None = None
+    #: A shared state store's URL (``redis://…``, ``sqlite:///path``), see `open_state_store`.
+    state: str | None = None
     #: Per provider, its settings from the file (the environment has its own variables).
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: Where the file values came from (None: no file), for messages.
@@ -94,7 +97,7 @@ class SwapkitConfig(BaseSettings):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
 
-    @field_validator("ledger", "webhook_url", mode="before")
+    @field_validator("ledger", "webhook_url", "state", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if value == "" else value

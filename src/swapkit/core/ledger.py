@@ -567,19 +567,29 @@ class SqliteLedger:
             ).fetchone()
         return BreakerState(**json.loads(row[0])) if row else BreakerState()
 
-    def put_breaker(self, provider: str, state: BreakerState) -> None:
+    def update_breaker(
+        self, provider: str, fn: Callable[[BreakerState], BreakerState]
+    ) -> tuple[BreakerState, BreakerState]:
+        """Replace the provider's breaker state by ``fn(state)`` in one transaction."""
         with self._transaction() as connection:
-            connection.execute(
-                "INSERT OR REPLACE INTO breakers VALUES (?, ?)",
-                (provider, json.dumps(dataclasses.asdict(state))),
-            )
+            row = connection.execute(
+                "SELECT state FROM breakers WHERE provider = ?", (provider,)
+            ).fetchone()
+            old = BreakerState(**json.loads(row[0])) if row else BreakerState()
+            new = fn(old)
+            if new != old:
+                connection.execute(
+                    "INSERT OR REPLACE INTO breakers VALUES (?, ?)",
+                    (provider, json.dumps(dataclasses.asdict(new))),
+                )
+        return old, new
 
 
 class LedgerBreakers:
     """A `BreakerStore` kept in a `SqliteLedger`, so every process on the host shares it.
 
-    Breaker times are read from the clients' monotonic clock, which on one host is the same
-    for every process (``CLOCK_MONOTONIC``)."""
+    Each change is one ``BEGIN IMMEDIATE`` transaction.  Give the breaker a wall clock
+    (``time.time``): its times are compared across processes."""
 
     def __init__(self, ledger: SqliteLedger) -> None:
         self._ledger = ledger
@@ -587,5 +597,7 @@ class LedgerBreakers:
     def get(self, provider: str) -> BreakerState:
         return self._ledger.get_breaker(provider)
 
-    def put(self, provider: str, state: BreakerState) -> None:
-        self._ledger.put_breaker(provider, state)
+    def update(
+        self, provider: str, fn: Callable[[BreakerState], BreakerState]
+    ) -> tuple[BreakerState, BreakerState]:
+        return self._ledger.update_breaker(provider, fn)
