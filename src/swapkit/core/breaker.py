@@ -142,9 +142,11 @@ class Admission:
 
     reason: str | None = None
     probe: bool = False
-    #: When a refused call is worth asking about again (an open breaker's end of cooldown; a
-    #: short recheck while another call's probe is in flight).
-    retry_at: float | None = None
+    #: In how many seconds a refused call is worth asking about again (an open breaker's end
+    #: of cooldown; a short recheck while another call's probe is in flight).  Relative, so
+    #: that it means the same whatever clock the breaker or pacer keeps (a shared store's
+    #: wall clock, a client's monotonic one).
+    retry_in: float | None = None
 
 
 Listener = Callable[[str, BreakerState, BreakerState], None]
@@ -216,11 +218,11 @@ class CircuitBreaker:
             return Admission(), state
         if state.status == "open" and now < state.open_until:
             reason = f"circuit open for another {state.open_until - now:.1f} s"
-            return Admission(reason, retry_at=state.open_until), state
+            return Admission(reason, retry_in=state.open_until - now), state
         if state.probing and now < state.probe_until:
             return Admission(
                 "circuit half-open: a probe call is in flight",
-                retry_at=min(state.probe_until, now + self.probe_recheck_seconds),
+                retry_in=min(state.probe_until - now, self.probe_recheck_seconds),
             ), state
         probe = dataclasses.replace(
             state, status="half_open", probing=True, probe_until=now + self.probe_timeout_seconds

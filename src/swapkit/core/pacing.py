@@ -71,17 +71,17 @@ class Pacer:
             if now < state.paused_until:
                 return Admission(
                     f"rate-limited by the vendor for another {state.paused_until - now:.1f} s",
-                    retry_at=state.paused_until,
+                    retry_in=state.paused_until - now,
                 )
             if max_concurrency is not None and state.in_flight >= max_concurrency:
                 return Admission(
                     f"saturated: {state.in_flight} swaps in flight (max_concurrency)",
-                    retry_at=now + RECHECK_SECONDS,
+                    retry_in=RECHECK_SECONDS,
                 )
             if requests_per_minute is not None and now < state.next_start:
                 return Admission(
                     f"paced to {requests_per_minute:g} swaps a minute (requests_per_minute)",
-                    retry_at=state.next_start,
+                    retry_in=state.next_start - now,
                 )
             state.in_flight += 1
             if requests_per_minute is not None:

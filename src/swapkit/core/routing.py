@@ -444,10 +444,10 @@ def _wait_for_admission(
     swap: _Swap, blocked: list[tuple[Provider, str, Admission]]
 ) -> Generator[Step, Any, list[tuple[Provider, str]]]:
     """Sleep until a blocked provider may be asked again; nothing when the deadline is first."""
-    times = [admission.retry_at for _, _, admission in blocked if admission.retry_at is not None]
+    times = [admission.retry_in for _, _, admission in blocked if admission.retry_in is not None]
     if not times:
         return []
-    wait = max(0.0, min(times) - swap.budget.clock())
+    wait = max(0.0, min(times))
     if wait >= swap.budget.remaining_seconds():
         return []
     yield Sleep(wait)
