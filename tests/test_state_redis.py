@@ -199,6 +199,7 @@ def test_a_client_whose_redis_is_down_still_swaps(
 
     result, state = sync_swap() if kind == "sync" else asyncio.run(async_swap())
     assert result.provider == "deepswapai"
+    assert result.attempts[-1].store_degraded  # recorded on the attempt
     assert isinstance(state, ResilientStateStore)
     assert state.degraded
     assert len(warnings_of(caplog)) == 1

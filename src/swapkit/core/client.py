@@ -172,7 +172,7 @@ class _BaseClient:
             breaker=breaker,
             events=events,
             policy=self.policy,
-            pacer=Pacer(self._clock.monotonic),
+            pacer=Pacer(self._clock.monotonic, state=self.state),
         )
 
     @property

@@ -210,6 +210,7 @@ def attempt_record(attempt: Attempt) -> dict[str, Any]:
         "job_id": attempt.job_id,
         "elapsed_seconds": round(attempt.elapsed_seconds, 3),
         "error": error_record(error) if error is not None else None,
+        "store_degraded": attempt.store_degraded,
     }
 
 
@@ -226,6 +227,7 @@ def attempt_from_record(data: dict[str, Any]) -> Attempt:
         skipped=bool(data.get("skipped")),
         charged=data.get("charged"),
         job_id=data.get("job_id"),
+        store_degraded=bool(data.get("store_degraded")),
     )
 
 

@@ -134,6 +134,9 @@ class Attempt:
     skipped: bool = False
     charged: bool | None = False
     job_id: str | None = None
+    #: True when the shared state store (``state=``: breakers, pacing) was down during this
+    #: try, so they were this process's own: the try went ahead on local state.
+    store_degraded: bool = False
 
     @property
     def ok(self) -> bool:

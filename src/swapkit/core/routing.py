@@ -153,6 +153,13 @@ class Router:
     policy: FailoverPolicy = dataclasses.field(default_factory=FailoverPolicy)
     pacer: Pacer | None = None
 
+    def store_degraded(self) -> bool:
+        """Whether the shared state behind the breakers or the pacing is down right now (they
+        answer from this process's own state meanwhile)."""
+        breaker = self.breaker is not None and self.breaker.store_degraded
+        pacing = self.pacer is not None and bool(getattr(self.pacer.state, "degraded", False))
+        return breaker or pacing
+
 
 @dataclasses.dataclass(frozen=True)
 class Submitted:
@@ -228,6 +235,7 @@ class _Swap:
             cost_usd=0.0 if run.charged is False else price,
             charged=run.charged,
             job_id=run.job_id,
+            store_degraded=self.router.store_degraded(),
         )
         self.add(attempt)
         self.router.strategy.observe(attempt)
