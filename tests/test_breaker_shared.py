@@ -19,7 +19,8 @@ import pytest
 from swapkit.core.breaker import BreakerState, CircuitBreaker, MemoryBreakerStore, StateBreakers
 from swapkit.core.errors import ConfigurationError
 from swapkit.core.ledger import LedgerBreakers, SqliteLedger
-from swapkit.core.state import MemoryStateStore, ResilientStateStore, SqliteStateStore
+from swapkit.core.sqlite_state import SqliteStateStore
+from swapkit.core.state import MemoryStateStore, ResilientStateStore
 
 from .test_state import EPOCH, LOOPBACK, At, forget, run_in_processes
 

@@ -13,7 +13,8 @@ import pluggy
 import pytest
 
 from swapkit.core.pacing import Pacer
-from swapkit.core.state import SqliteStateStore, StateStore
+from swapkit.core.sqlite_state import SqliteStateStore
+from swapkit.core.state import StateStore
 from swapkit.sandbox import Fault
 from swapkit.testing import FakeClock
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from swapkit.core.errors import ConfigurationError
+from swapkit.core.sqlite_state import SqliteStateStore
 from swapkit.core.state import (
     MemoryStateStore,
     ResilientStateStore,
-    SqliteStateStore,
     StateStore,
     cas_update,
     open_state_store,

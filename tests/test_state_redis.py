@@ -20,7 +20,8 @@ from swapkit import AsyncSwapClient, SwapClient, SwapResult
 from swapkit.core.breaker import StateBreakers
 from swapkit.core.errors import ConfigurationError
 from swapkit.core.redis_state import GC_GRACE_SECONDS, RedisStateStore
-from swapkit.core.state import ResilientStateStore, SqliteStateStore
+from swapkit.core.sqlite_state import SqliteStateStore
+from swapkit.core.state import ResilientStateStore
 
 from .clock import FakeClock
 from .conftest import make_image

@@ -56,7 +56,7 @@ from swapkit.core.http import (
     redact_httpx_logs,
 )
 from swapkit.core.images import is_file_reference
-from swapkit.core.jobflow import JobContext, advance_flow, enqueue, job_flow
+from swapkit.core.jobflow import JobContext, job_flow
 from swapkit.core.jobs import CacheMode, JobStatus, JobToken
 from swapkit.core.ledger import JobRecord, JobStore, MemoryJobStore, SqliteLedger, owner_id
 from swapkit.core.models import SwapRequest, SwapResult, Template, WebhookEvent
@@ -64,6 +64,7 @@ from swapkit.core.pacing import Pacer
 from swapkit.core.plugins import Events, installed_providers, installed_uploader
 from swapkit.core.policy import FailoverPolicy, OnUnknownOutcome
 from swapkit.core.provider import PreparedSwap, Provider
+from swapkit.core.queued import advance_flow, enqueue
 from swapkit.core.retry import Budget, announce, waits
 from swapkit.core.routing import Router, prepare
 from swapkit.core.settings import resolve_settings
@@ -534,7 +535,7 @@ class SwapClient(_BaseClient):
 
     def advance(self, job_id: str, *, lease_seconds: float | None = None) -> JobStatus:
         """Move a job one step forward and say where it stands; safe to call from any number
-        of processes at once (see `swapkit.core.jobflow.advance_flow`).
+        of processes at once (see `swapkit.core.queued.advance_flow`).
 
         A queued job is submitted once (failover included); an accepted job is polled once
         and finished when the vendor is done.  Call it again while the state is ``queued`` or

@@ -18,7 +18,6 @@ directly (a local SQLite write is a millisecond).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import time
@@ -38,8 +37,8 @@ from swapkit.core.errors import (
     ResultExpired,
     SwapError,
 )
-from swapkit.core.flow import Finish, Run, Sleep, Step, Uploads, poll_once_flow, resume_flow
-from swapkit.core.images import inspect_image, is_file_reference
+from swapkit.core.flow import Finish, Run, Sleep, Step, Uploads, resume_flow
+from swapkit.core.images import inspect_image
 from swapkit.core.jobs import (
     CacheMode,
     JobStatus,
@@ -55,13 +54,13 @@ from swapkit.core.jobs import (
     unknown_from_record,
 )
 from swapkit.core.ledger import JobRecord, JobStore, owner_alive, owner_id
-from swapkit.core.models import SwapRequest, SwapResult, Template
+from swapkit.core.models import SwapResult
 from swapkit.core.provider import Pending, PreparedSwap, Provider
 from swapkit.core.retry import Budget
-from swapkit.core.routing import Router, Submitted, prepare, spent, swap_flow
+from swapkit.core.routing import Router, Submitted, spent, swap_flow
 from swapkit.core.uploads import Uploader
 
-__all__ = ["JobContext", "advance_flow", "enqueue", "job_flow", "settle_flow", "token_flow"]
+__all__ = ["JobContext", "job_flow", "settle_flow", "token_flow"]
 
 #: How often a call waiting on another process's job looks at the store again (seconds).
 _RECHECK_SECONDS = 0.25
@@ -112,30 +111,9 @@ def job_flow(
 ) -> Generator[Step, Any, SwapResult | JobRecord]:
     """Start (or join) the job for `prepared`; its result, or with `detach` its record."""
     store = ctx.store
-    request = prepared.request
-    secret = store.secret()
-    summary = request_summary(prepared)
-    key = request_key(summary, secret)
     mode: CacheMode | None = cache or ("reuse" if ctx.cache else None)
-    now = time.time()
-    record = JobRecord(
-        id=f"swp_{uuid.uuid4().hex}",
-        state="queued",
-        request_key=key,
-        created_at=now,
-        updated_at=now,
-        deadline_at=now + (request.deadline or ctx.deadline),
-        idempotency_key=idempotency_key,
-        owner=owner_id(),
-        request={
-            **keyed_summary(summary, secret),
-            "finish": _finish_fields(prepared),
-            "budget": {
-                "max_attempts": request.max_attempts or ctx.max_attempts,
-                "max_cost_usd": request.max_cost_usd,
-            },
-        },
-    )
+    record = _job_record(ctx, prepared, idempotency_key, owner=owner_id())
+    key = record.request_key
     held = store.claim(record)
     if held.id != record.id:
         if held.request_key != key:
@@ -154,9 +132,6 @@ def job_flow(
             return _stored(store, held.id) if detach else hit
     flow = _run(ctx, held, prepared, detach, mode, fresh=True)
     return (yield from _observed(ctx, held.id, flow))
-
-
-# -- queued jobs: enqueue here, advance anywhere -----------------------------------------------
 
 
 def _job_record(
@@ -185,161 +160,6 @@ def _job_record(
             },
         },
     )
-
-
-def _reference(value: Any, what: str) -> Any:
-    """How a queued job names an input so that another process can load it: a URL or an
-    absolute path, never the image itself (the ledger keeps facts, not faces)."""
-    if isinstance(value, Template):
-        return {"template": dataclasses.asdict(value)}
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        raise InvalidRequest(
-            f"a queued job is run by another process, which cannot see {what} bytes held in "
-            f"this one: save the {what} where the workers can read it and pass its path, or "
-            "pass a URL"
-        )
-    if isinstance(value, Path) or is_file_reference(value):
-        return str(Path(value).expanduser().resolve())
-    return str(value)
-
-
-def _unreference(value: Any) -> Any:
-    if isinstance(value, dict) and "template" in value:
-        return Template(**value["template"])
-    return value
-
-
-def enqueue(ctx: JobContext, request: SwapRequest, idempotency_key: str | None) -> JobRecord:
-    """Record a ``queued`` job for `request`, with no network call; the job that already holds
-    `idempotency_key` when there is one (`IdempotencyConflict` for another request).
-
-    The inputs are loaded and checked now (a missing file fails here, not in a worker), and
-    recorded by reference, with their keyed digests: `advance_flow` loads them again and
-    refuses inputs that changed in between.
-    """
-    prepared = prepare(request)
-    record = _job_record(ctx, prepared, idempotency_key, owner=None)
-    record.request["inputs"] = {
-        "source": _reference(request.source, "source"),
-        "target": _reference(request.target, "target"),
-        "fields": request.model_dump(mode="json", exclude={"source", "target"}),
-    }
-    held = ctx.store.claim(record)
-    if held.id != record.id and held.request_key != record.request_key:
-        raise IdempotencyConflict(
-            f"the idempotency key {idempotency_key!r} belongs to job {held.id}, made for "
-            "another request (other images or output fields); use a new key for a new swap",
-            job_id=held.id,
-        )
-    if held.id == record.id and ctx.router.events is not None:
-        ctx.router.events.job_changed(held.id, "queued", None, None)
-    return held
-
-
-def _queued_request(ctx: JobContext, record: JobRecord) -> PreparedSwap:
-    """The queued job's request, loaded again from its references and checked unchanged."""
-    inputs = record.request.get("inputs")
-    if not isinstance(inputs, dict):
-        raise InvalidRequest(
-            f"job {record.id} was not enqueued (it has no recorded inputs): it cannot be "
-            "advanced from another process"
-        )
-    fields = dict(inputs.get("fields") or {})
-    request = SwapRequest(
-        source=_unreference(inputs.get("source")),
-        target=_unreference(inputs.get("target")),
-        **fields,
-    )
-    prepared = prepare(request)
-    if request_key(request_summary(prepared), ctx.store.secret()) != record.request_key:
-        raise InvalidRequest(
-            f"the inputs of job {record.id} changed after it was enqueued (a file was "
-            "replaced or edited); enqueue the swap again"
-        )
-    return prepared
-
-
-def advance_flow(
-    ctx: JobContext, job_id: str, *, lease_seconds: float
-) -> Generator[Step, Any, JobRecord]:
-    """Move a job one step forward, safely from any number of processes at once.
-
-    It leases the job (another holder's live lease means someone else is advancing it: the
-    record is returned as it is), then: a ``queued`` job is submitted (``submitting`` is
-    recorded before the paid request goes out, and failover runs as for `swap()`); an accepted
-    job is polled once, and finished when the vendor is done; a job found ``submitting`` (its
-    advancer died between "about to submit" and the vendor's answer, or its lease ran out)
-    becomes ``unknown`` and is never submitted again.  Swap errors end the job and are
-    recorded, not raised.  The lease is released at the end.
-    """
-    store = ctx.store
-    record = store.get(job_id)
-    if record is None:
-        raise InvalidRequest(f"no job {job_id!r} in this client's ledger")
-    if record.final:
-        return record
-    holder = f"{owner_id()}:{uuid.uuid4().hex[:12]}"
-    if not store.lease(job_id, holder, lease_seconds):
-        return record
-    try:
-        record = _stored(store, job_id)
-        if record.final:
-            return record
-        with contextlib.suppress(SwapError):  # recorded on the job by the flow that raised it
-            yield from _advance(ctx, record)
-        return _stored(store, job_id)
-    finally:
-        store.release_lease(job_id, holder)
-
-
-def _advance(ctx: JobContext, record: JobRecord) -> Generator[Step, Any, None]:
-    store = ctx.store
-    if record.state == "queued":
-        if time.time() >= record.deadline_at:
-            error = SwapError(f"job {record.id} reached its deadline before it was sent")
-            _ended(ctx, record.id, error, state="failed")
-            return
-        try:
-            prepared = _queued_request(ctx, record)
-        except InvalidRequest as exc:
-            _ended(ctx, record.id, exc, state="failed")
-            return
-        if not store.take_over(record.id, record.owner, owner_id()):
-            return
-        taken = _stored(store, record.id)
-        yield from _run(ctx, taken, prepared, True, "refresh" if store.folder else None)
-        return
-    accepted = record.state == "running" and (
-        record.vendor_job_id is not None or (record.result or {}).get("url")
-    )
-    if not accepted:
-        # the lease is ours, so whoever recorded "submitting" is gone: never send it again
-        _save(ctx, record, state="unknown")
-        return
-    if (record.result or {}).get("url") or time.time() >= record.deadline_at:
-        yield from _resume(ctx, record, None)
-        return
-    provider = ctx.provider(record.provider or "")
-    finish = Finish(**(record.request.get("finish") or {}))
-    pending = Pending(job_id=record.vendor_job_id or "", model=record.model)
-    run = Run(
-        provider, ctx.budget(record.deadline_at), ctx.router.policy, record.id, model=record.model
-    )
-    try:
-        outcome = yield from poll_once_flow(run, pending, finish)
-    except SwapError as exc:
-        _ended(ctx, record.id, exc)
-        raise
-    if isinstance(outcome, Pending):
-        _save(ctx, _stored(store, record.id))  # touched: shows when it was last looked at
-        return
-    attempts = tuple(attempt_from_record(a) for a in record.attempts)
-    result = dataclasses.replace(
-        outcome, swap_id=record.id, attempts=attempts, spent_usd=record.spent_usd
-    )
-    _succeeded(ctx, record.id, result, "refresh" if store.folder else None)
 
 
 def _observed(
