@@ -36,21 +36,11 @@ __all__ = [
 ]
 
 
-class _CassetteFixtures:
-    """Registered when pytest is configured, after every entry-point plugin: a fixture from a
-    later plugin wins over pytest-recording's ``vcr_config``, and conftest fixtures win over
-    both."""
-
-    @pytest.fixture(scope="module")
-    def vcr_config(self) -> dict[str, Any]:
-        from swapkit.testing.cassettes import vcr_config
-
-        return vcr_config()
-
-
 def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.get_plugin("swapkit-cassettes") is None:
-        config.pluginmanager.register(_CassetteFixtures(), "swapkit-cassettes")
+        from swapkit.testing import _vcr_fixture
+
+        config.pluginmanager.register(_vcr_fixture, "swapkit-cassettes")
 
 
 @pytest.hookimpl(optionalhook=True)
