@@ -11,6 +11,9 @@ import stamina
 from swapkit import errors
 from swapkit.core.policy import FailoverPolicy, Phase
 from swapkit.core.retry import Budget, parse_retry_after, retry_hook
+from swapkit.testing import FakeClock
+
+from .conftest import run_swap
 
 NOW = 1_800_000_000.0
 
@@ -123,3 +126,54 @@ def test_a_limit_caps_one_exchange_not_the_budget() -> None:
     assert [bool(first(errors.ProviderUnavailable("x"))) for _ in range(2)] == [True, False]
     assert second(errors.ProviderUnavailable("x"))
     assert budget.attempts_left == 3
+
+
+# -- a certain refusal fails over at once ------------------------------------------------------
+
+
+def _mock_swap(kind: str, *providers: Any, clock: FakeClock) -> Any:
+    from swapkit.testing import sample_face, sample_scene
+
+    return run_swap(
+        kind,
+        {"providers": list(providers), "clock": clock},
+        source=sample_face(),
+        target=sample_scene(),
+    )
+
+
+@pytest.mark.parametrize("refusal", ["unreachable", "503"])
+def test_a_certain_refusal_fails_over_at_once_without_a_back_off(kind: str, refusal: str) -> None:
+    from swapkit.testing import http_error, mock_provider, succeeded, unreachable
+
+    step = unreachable() if refusal == "unreachable" else http_error(503)
+    clock = FakeClock()
+    first, second = mock_provider("first", step), mock_provider("second", succeeded())
+    result = _mock_swap(kind, first, second, clock=clock)
+    assert result.provider == "second"
+    assert (first.submits, second.submits) == (1, 1)
+    assert clock.slept == []  # no back-off, no retry: failover was immediate
+    assert result.attempts[0].charged is False
+
+
+def test_an_uncertain_failure_is_retried_here_first(kind: str) -> None:
+    from swapkit.testing import http_error, mock_provider, succeeded
+
+    clock = FakeClock()
+    first = mock_provider("first", http_error(500), succeeded())
+    second = mock_provider("second")
+    result = _mock_swap(kind, first, second, clock=clock)
+    assert result.provider == "first"
+    assert first.submits == 2
+    assert len(clock.slept) == 1  # one back-off before the retry
+
+
+def test_the_last_provider_keeps_retrying_a_refusal(kind: str) -> None:
+    from swapkit.testing import http_error, mock_provider, succeeded
+
+    clock = FakeClock()
+    only = mock_provider("only", http_error(503), http_error(503), succeeded())
+    result = _mock_swap(kind, only, clock=clock)
+    assert result.provider == "only"
+    assert only.submits == 3
+    assert len(clock.slept) == 2

@@ -145,6 +145,8 @@ class ProviderError(SwapError):
         #: True when a successful answer about an accepted job said the job ended without a
         #: result (failed, no face, refused): the vendor's billing for failed jobs applies.
         self.job_ended = False
+        #: False when the request never reached the vendor (no connection could be made).
+        self.reached_vendor = True
 
     def __str__(self) -> str:
         where = []

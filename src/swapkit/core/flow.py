@@ -288,9 +288,11 @@ def _transport_error(
             provider=step.provider,
         )
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return ProviderUnavailable(
+        refused = ProviderUnavailable(
             f"could not connect to {url} ({_describe(exc)})", provider=step.provider, retryable=True
         )
+        refused.reached_vendor = False
+        return refused
     if isinstance(exc, httpx.UnsupportedProtocol):
         return ProviderUnavailable(
             f"cannot request {url} ({_describe(exc)})", provider=step.provider, retryable=False

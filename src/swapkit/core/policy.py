@@ -33,7 +33,9 @@ Retry limits, which keep failover from being starved and paid jobs from being ab
 
 * ``upload`` and ``submit`` exchanges are retried at most `provider_retries` times each while
   another provider remains (the last provider may use the whole budget), and every such retry
-  spends one of the swap's ``max_attempts``;
+  spends one of the swap's ``max_attempts``; a certain refusal (no connection, a 503) is not
+  retried at all while another provider remains: the swap fails over at once
+  (`FailoverPolicy.certain_refusal`);
 * ``poll`` and ``download`` exchanges of an accepted job cost nothing and spend no attempts:
   they are retried for as long as the deadline allows (`read_retries` is a backstop for a
   clock that never moves);
@@ -200,6 +202,14 @@ class FailoverPolicy:
         if not isinstance(error, ProviderError) or not self.rule(error, phase).retry:
             return False
         return phase in ("poll", "download") or error.retryable
+
+    def certain_refusal(self, error: BaseException, phase: Phase) -> bool:
+        """Whether `error` before acceptance says for sure the vendor did not take the swap
+        (no connection could be made, or it answered 503): with another provider left, the
+        swap fails over at once, without a back-off or a retry here."""
+        if phase not in ("upload", "submit") or not isinstance(error, ProviderUnavailable):
+            return False
+        return not error.reached_vendor or error.status_code == 503
 
     def then(self, error: BaseException, phase: Phase) -> Action:
         """What the swap does once `error` in `phase` is not, or no longer, retried."""

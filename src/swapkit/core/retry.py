@@ -127,9 +127,11 @@ def retry_hook(
 ) -> Callable[[Exception], bool | float]:
     """The stamina ``on=`` hook for one exchange in `phase` (see the module docstring).
 
-    `limit` caps this exchange's retries (None: only the budget and the deadline do).
+    `limit` caps this exchange's retries (None: only the budget and the deadline do); it is
+    set while another provider remains, and then a certain refusal is not retried at all.
     """
     retries = 0
+    others_remain = limit is not None
     spends_attempts = phase in ("upload", "submit")
     if spends_attempts:
         testing = _testing_retries()
@@ -140,6 +142,8 @@ def retry_hook(
         nonlocal retries
         if not policy.retries(exc, phase):
             return False
+        if others_remain and policy.certain_refusal(exc, phase):
+            return False  # fail over at once: another provider can take the swap now
         if limit is not None and retries >= limit:
             return False
         asked = exc.retry_after if isinstance(exc, RateLimited) else None
