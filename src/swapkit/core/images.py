@@ -45,6 +45,7 @@ from PIL import Image
 
 from swapkit.core.errors import ImageTooLarge, InvalidRequest, ResultInvalid, UnsupportedImage
 from swapkit.core.http import is_http_url
+from swapkit.core.integrity import structural_problem
 from swapkit.core.models import ImageInput
 
 __all__ = [
@@ -284,20 +285,44 @@ class ImageInfo:
 
 
 def inspect_image(data: bytes, *, provider: str | None = None) -> ImageInfo:
-    """Sniff, measure and fully decode a result image; `ResultInvalid` when it is missing,
-    unreadable, or too large to decode safely."""
+    """Sniff, measure and check a result image; `ResultInvalid` when it is missing, cut short,
+    damaged, unreadable, or too large to decode safely.
+
+    PNG, JPEG, WebP and GIF are checked from their structure (`swapkit.core.integrity`:
+    checksums and end markers, at the speed of a checksum); other formats are decoded in full.
+    """
     media_type = sniff_media_type(data)
     if media_type is None:
         raise ResultInvalid(
             "the result is not an image" if data else "the result image is empty",
             provider=provider,
         )
-    problem = _undecodable(data, full=True)
+    problem = structural_problem(data, media_type)
+    if problem == "unchecked":
+        problem = _undecodable(data, full=True)
+    if problem is None:
+        problem = _oversized(data)
     if problem is not None:
         raise ResultInvalid(f"the result image ({media_type}) {problem}", provider=provider)
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
     return ImageInfo(media_type=media_type, width=width, height=height)
+
+
+def _oversized(data: bytes) -> str | None:
+    """Why the image's header cannot be read or declares too many pixels (None when fine)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return "declares too many pixels to decode safely"
+    except Exception as exc:  # a third-party decoder on hostile bytes: anything may come
+        return f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
+    if width * height > MAX_PIXELS:
+        return f"declares {width}x{height} pixels, too many to decode safely"
+    return None
 
 
 def convert_image(data: bytes, output_format: str, quality: int | None = None) -> bytes:
