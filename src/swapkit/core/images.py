@@ -1,14 +1,17 @@
 """Image inputs and outputs: loading, sniffing, measuring and converting.
 
 Inputs are loaded once per swap into `LoadedImage` and shared by every provider and retry: the
-bytes are read once, their base64 form is computed at most once, and a ``bytes`` argument is
-kept by reference.  With a 50 MB image that is the difference between one copy in memory and
-five.  URLs are passed through untouched; swapkit never downloads an input image itself.
+bytes are read once, and a ``bytes`` argument is kept by reference; the same image given as
+source and target is held once (`twin`).  Its base64 form (`LoadedImage.encoded`) is produced
+once per distinct image when it is small, and for a large image slice by slice while the body
+is sent (`Base64Text`), so the encoded body is never held whole: with a 50 MB image that is the
+difference between one copy in memory and five.  URLs are passed through untouched; swapkit
+never downloads an input image itself.
 
 The media type comes from the bytes (magic numbers), never from a file name.  Width and height
-of results come from the image header; a result is also decoded once, fully, because a vendor
-that says "done" over a truncated file must fail over rather than hand the caller a broken
-image (the decode costs milliseconds next to the seconds of a swap).
+of results come from the image header; a result is also checked whole, from its structure
+(`swapkit.core.integrity`), because a vendor that says "done" over a truncated file must fail
+over rather than hand the caller a broken image.
 
 Every image is untrusted input, the caller's and the vendor's alike:
 
@@ -32,12 +35,12 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import functools
 import io
 import logging
 import os
 import stat
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,8 +52,10 @@ from swapkit.core.integrity import structural_problem
 from swapkit.core.models import ImageInput
 
 __all__ = [
+    "ENCODE_ONCE_BYTES",
     "MAX_INPUT_BYTES",
     "MAX_PIXELS",
+    "Base64Text",
     "ImageInfo",
     "LoadedImage",
     "convert_image",
@@ -98,6 +103,38 @@ def sniff_media_type(data: bytes | memoryview) -> str | None:
     return None
 
 
+#: Images up to this size are base64-encoded once and the result kept for every attempt;
+#: larger ones are encoded slice by slice as each request body is sent.
+ENCODE_ONCE_BYTES = 4 * 1024 * 1024
+#: Input bytes per slice of a streamed encoding (a multiple of 3: slices join without padding).
+_SLICE_BYTES = 3 * 64 * 1024
+
+
+class Base64Text:
+    """The base64 form of some bytes, produced slice by slice when iterated: what a request
+    body streams instead of holding a large encoding whole.  ``len()`` is exact without
+    encoding anything; ``bytes()`` gives the whole encoding."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def __len__(self) -> int:
+        return 4 * ((len(self._data) + 2) // 3)
+
+    def __iter__(self) -> Iterator[bytes]:
+        view = memoryview(self._data)
+        for start in range(0, len(view), _SLICE_BYTES):
+            yield base64.b64encode(view[start : start + _SLICE_BYTES])
+
+    def __bytes__(self) -> bytes:
+        return base64.b64encode(self._data)
+
+    def __repr__(self) -> str:
+        return f"<Base64Text of {len(self._data)} bytes>"
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class LoadedImage:
     """One input image, ready to send: either bytes (with a sniffed media type) or a URL."""
@@ -118,12 +155,37 @@ class LoadedImage:
         """Size in bytes, when the image is held locally."""
         return None if self.data is None else len(self.data)
 
-    @functools.cached_property
+    #: The encodings made so far, shared with a `twin` (the same image in another role).
+    _encodings: dict[str, bytes] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    @property
     def base64(self) -> bytes:
-        """The raw (unprefixed) base64 encoding, computed once and shared by every attempt."""
+        """The raw (unprefixed) base64 encoding, computed once per distinct image and shared by
+        every attempt.  Request bodies should prefer `encoded`, which streams large images."""
         if self.data is None:
             raise ValueError(f"{self.role} image is a URL, not bytes")
-        return base64.b64encode(self.data)
+        encoded = self._encodings.get("base64")
+        if encoded is None:
+            encoded = self._encodings["base64"] = base64.b64encode(self.data)
+        return encoded
+
+    @property
+    def encoded(self) -> bytes | Base64Text:
+        """The base64 encoding for a request body (`swapkit.provider.json_request` streams it):
+        the shared bytes for an image up to `ENCODE_ONCE_BYTES`, else a `Base64Text` encoded
+        slice by slice as the body is sent."""
+        if self.data is None:
+            raise ValueError(f"{self.role} image is a URL, not bytes")
+        if "base64" in self._encodings or len(self.data) <= ENCODE_ONCE_BYTES:
+            return self.base64
+        return Base64Text(self.data)
+
+    def twin(self, role: str, origin: str) -> LoadedImage:
+        """This image in another role (the same bytes as source and target): held once, and
+        encoded once."""
+        return dataclasses.replace(self, role=role, origin=origin)
 
     def as_data_uri(self) -> bytes:
         """The image as a ``data:`` URI (for vendors that want one)."""

@@ -34,7 +34,7 @@ from swapkit.core.errors import (
     ResultExpired,
     error_class_for_status,
 )
-from swapkit.core.images import LoadedImage
+from swapkit.core.images import Base64Text, LoadedImage
 from swapkit.core.models import SwapRequest, Template, WebhookEvent
 from swapkit.core.retry import parse_retry_after
 from swapkit.core.settings import ProviderSettings, env_var, resolve_settings
@@ -170,35 +170,63 @@ Outcome = Pending | Done
 
 
 class JsonBody(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A JSON object body whose ``bytes`` values (base64 images) are sent without copying.
+    """A JSON object body whose base64 images are sent without copies, in few large writes.
 
     ``json.dumps`` would turn each base64 image into a ``str``, escape it, and encode the whole
     document again: three more copies of every image, and one more to join them.  Base64 needs
-    no JSON escaping, so the body is kept as a list of chunks (encoded keys and small values
-    around the image bytes themselves) and streamed chunk by chunk, with an exact
-    ``Content-Length``.  It can be iterated any number of times, so retries resend it, and it
-    works for both the sync and the async client.
+    no JSON escaping, so the body is kept as a list of pieces (encoded keys and small values
+    around the images) and streamed, with an exact ``Content-Length``:
+
+    * a ``bytes`` value (base64 already made, `LoadedImage.encoded` for a small image) is sent
+      as it is;
+    * a `Base64Text` value (a large image) is encoded slice by slice as it is sent, so the
+      encoded body is never held whole;
+    * small pieces are joined into writes of at least `WRITE_BYTES`, so a body goes out in a
+      few socket writes rather than one per key.
+
+    It can be iterated any number of times, so retries resend it, and it works for both the
+    sync and the async client.
     """
 
+    #: The smallest write the small pieces are gathered into.
+    WRITE_BYTES = 64 * 1024
+
     def __init__(self, payload: Mapping[str, Any]) -> None:
-        chunks: list[bytes] = []
+        pieces: list[bytes | Base64Text] = []
         for key, value in payload.items():
             if value is None:
                 continue
-            chunks += (b"," if chunks else b"{", json.dumps(key).encode(), b":")
-            if isinstance(value, bytes):
-                chunks += (b'"', value, b'"')
+            pieces += (b"," if pieces else b"{", json.dumps(key).encode(), b":")
+            if isinstance(value, bytes | Base64Text):
+                pieces += (b'"', value, b'"')
             else:
-                chunks.append(json.dumps(value).encode())
-        chunks.append(b"}" if chunks else b"{}")
-        self.chunks = tuple(chunks)
-        self.length = sum(len(chunk) for chunk in chunks)
+                pieces.append(json.dumps(value).encode())
+        pieces.append(b"}" if pieces else b"{}")
+        self.chunks = tuple(pieces)
+        self.length = sum(len(piece) for piece in pieces)
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self.chunks)
+        pending = bytearray()
+        for piece in self.chunks:
+            for part in piece if isinstance(piece, Base64Text) else (piece,):
+                if len(part) >= self.WRITE_BYTES:
+                    if pending:
+                        pending += part[: self.WRITE_BYTES]
+                        yield bytes(pending)
+                        pending.clear()
+                        part = part[self.WRITE_BYTES :]
+                    if part:
+                        yield part
+                    continue
+                pending += part
+                if len(pending) >= self.WRITE_BYTES:
+                    yield bytes(pending)
+                    pending.clear()
+        if pending:
+            yield bytes(pending)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self.chunks:
+        for chunk in self:
             yield chunk
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Generator, Sequence
+from pathlib import Path
 from typing import Any
 
 from swapkit.core.breaker import Admission, CircuitBreaker
@@ -51,11 +52,16 @@ def prepare(request: SwapRequest) -> PreparedSwap:
     """Load the request's images once (bytes read, media types sniffed)."""
     source = load_image(request.source, "source")
     target = request.target
-    loaded_target = (
-        load_image(target, "target")
-        if target is not None and not isinstance(target, Template)
-        else None
-    )
+    loaded_target = None
+    if target is not None and not isinstance(target, Template):
+        if target is request.source or (
+            isinstance(target, str | Path) and str(target) == str(request.source)
+        ):
+            loaded_target = source.twin("target", source.origin)  # held and encoded once
+        else:
+            loaded_target = load_image(target, "target")
+            if loaded_target.data is not None and loaded_target.data == source.data:
+                loaded_target = source.twin("target", loaded_target.origin)
     return PreparedSwap(request=request, source=source, target=loaded_target)
 
 

@@ -105,8 +105,8 @@ class Deepswapai(Provider):
         if target is None:
             raise ProviderError("DeepSwapAI needs a target image", provider=self.name)
         payload: dict[str, Any] = {
-            "source_image": source.url or source.base64,
-            "target_image": target.url or target.base64,
+            "source_image": source.url or source.encoded,
+            "target_image": target.url or target.encoded,
             "output_format": _FORMATS.get(request.output_format or ""),
             "quality": _QUALITY.get(request.quality or ""),
             "face_index": request.face_index,

@@ -192,7 +192,7 @@ class Eventstation(Provider):
     def build_submit(self, prepared: PreparedSwap, plan: Plan) -> httpx.Request:
         request = prepared.request
         fields = self._fields(request)
-        face = prepared.source.url or prepared.source.base64
+        face = prepared.source.url or prepared.source.encoded
         if request.target_kind == "prompt":
             if not request.prompt:
                 raise InvalidRequest("a swap without a target needs a prompt", provider=self.name)

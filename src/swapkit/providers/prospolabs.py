@@ -216,8 +216,8 @@ class Prospolabs(Provider):
             raise InvalidRequest("Prospolabs needs a target image", provider=self.name)
         extra = {k: v for k, v in request.options_for(self.name).items() if k != "model"}
         payload: dict[str, Any] = {
-            "source_image": prepared.source.url or prepared.source.base64,
-            "target_image": target.url or target.base64,
+            "source_image": prepared.source.url or prepared.source.encoded,
+            "target_image": target.url or target.encoded,
             "prompt": request.prompt,
             "output_format": request.output_format,
             "output_quality": request.output_quality,
