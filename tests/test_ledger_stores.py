@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,23 +17,7 @@ from swapkit.core.ledger import JobRecord, JobStore, MemoryJobStore, SqliteLedge
 
 from .conftest import make_image
 
-REDIS_URL = os.environ.get("SWAPKIT_TEST_REDIS", "redis://127.0.0.1:6379/0")
-#: Read at import: the autouse fixture that hides SWAPKIT_* variables from tests runs first.
-REQUIRE_SERVICES = bool(os.environ.get("SWAPKIT_REQUIRE_SERVICES"))
-
 pytestmark = pytest.mark.block_network(allowed_hosts=[r"127\.0\.0\.1", "localhost"])
-
-
-def _redis_or_skip() -> Any:
-    redis = pytest.importorskip("redis")
-    try:
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-        client.ping()
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Redis is required at {REDIS_URL} and is not reachable: {exc}")
-        pytest.skip(f"needs Redis at {REDIS_URL} (not reachable: {exc})")
-    return client
 
 
 @pytest.fixture
@@ -43,9 +26,11 @@ def swapkit_sandbox_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def redis_namespace() -> Iterator[str]:
+def redis_namespace(redis_url: str) -> Iterator[str]:
     """A namespace of its own for the test; its keys are deleted afterwards."""
-    client = _redis_or_skip()
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
     namespace = f"swapkit-test-{uuid.uuid4().hex[:10]}"
     yield namespace
     keys = list(client.scan_iter(f"{namespace}:*"))
@@ -66,7 +51,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
         from swapkit.core.redis_ledger import RedisJobStore
 
         namespace = request.getfixturevalue("redis_namespace")
-        redis_store = RedisJobStore(REDIS_URL, namespace=namespace)
+        redis_store = RedisJobStore(request.getfixturevalue("redis_url"), namespace=namespace)
         yield redis_store
         redis_store.close()
 
@@ -142,19 +127,22 @@ def test_purge_forgets_old_finished_jobs_only(store: JobStore) -> None:
     assert store.claim(_record(idempotency_key="old")).id != done.id  # the key is free again
 
 
-def _claim_many(namespace: str, attempts: int, queue: Any) -> None:
+def _claim_many(url: str, namespace: str, attempts: int, queue: Any) -> None:
     from swapkit.core.redis_ledger import RedisJobStore
 
-    store = RedisJobStore(REDIS_URL, namespace=namespace)
+    store = RedisJobStore(url, namespace=namespace)
     won = {store.claim(_record(idempotency_key="race")).id for _ in range(attempts)}
     queue.put(sorted(won))
 
 
-def test_processes_racing_on_one_idempotency_key_make_one_job(redis_namespace: str) -> None:
+def test_processes_racing_on_one_idempotency_key_make_one_job(
+    redis_url: str, redis_namespace: str
+) -> None:
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     workers = [
-        context.Process(target=_claim_many, args=(redis_namespace, 125, queue)) for _ in range(8)
+        context.Process(target=_claim_many, args=(redis_url, redis_namespace, 125, queue))
+        for _ in range(8)
     ]
     for worker in workers:
         worker.start()
@@ -166,6 +154,7 @@ def test_processes_racing_on_one_idempotency_key_make_one_job(redis_namespace: s
 
 def test_a_client_swaps_and_advances_jobs_through_a_redis_ledger(
     kind: str,
+    redis_url: str,
     redis_namespace: str,
     swapkit_sandbox_server: Any,
     plugin_manager: pluggy.PluginManager,
@@ -187,7 +176,7 @@ def test_a_client_swaps_and_advances_jobs_through_a_redis_ledger(
     scene.write_bytes(make_image((64, 56), (30, 90, 160)))
     options: dict[str, Any] = {
         "providers": {"prospolabs": settings},
-        "ledger": RedisJobStore(REDIS_URL, namespace=redis_namespace),
+        "ledger": RedisJobStore(redis_url, namespace=redis_namespace),
         "plugin_manager": plugin_manager,
     }
     if kind == "sync":
