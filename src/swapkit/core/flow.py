@@ -203,15 +203,25 @@ class Finish:
     output_format: str | None = None
     output_quality: int | None = None
     target_digest: str | None = None
+    #: The target's length: a result of another length cannot equal it (no hash needed).
+    target_size: int | None = None
 
     @classmethod
     def of(cls, prepared: PreparedSwap) -> Finish:
         target = prepared.target
-        digest = None
+        digest = size = None
         if target is not None and target.data is not None:
-            digest = hashlib.sha256(target.data).hexdigest()
+            digest, size = target.sha256, len(target.data)
         request = prepared.request
-        return cls(request.output_format, request.output_quality, digest)
+        return cls(request.output_format, request.output_quality, digest, size)
+
+    def is_target(self, image: bytes) -> bool:
+        """Whether `image` is the target itself, unchanged."""
+        if self.target_digest is None:
+            return False
+        if self.target_size is not None and len(image) != self.target_size:
+            return False
+        return hashlib.sha256(image).hexdigest() == self.target_digest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -611,9 +621,7 @@ def _finish(run: Run, finish: Finish, result: VendorResult) -> Flow:
         )
     else:
         info = inspect_image(image, provider=provider.name)
-    if finish.target_digest is not None and (
-        hashlib.sha256(image).hexdigest() == finish.target_digest
-    ):
+    if finish.is_target(image):
         raise ResultInvalid(
             "the vendor returned the target image unchanged",
             provider=provider.name,

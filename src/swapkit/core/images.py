@@ -35,6 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
 import io
 import logging
 import os
@@ -155,10 +156,19 @@ class LoadedImage:
         """Size in bytes, when the image is held locally."""
         return None if self.data is None else len(self.data)
 
-    #: The encodings made so far, shared with a `twin` (the same image in another role).
-    _encodings: dict[str, bytes] = dataclasses.field(
-        default_factory=dict, repr=False, compare=False
-    )
+    #: The encodings and digest made so far, shared with a `twin` (the same image in another
+    #: role), so each is computed once per distinct image.
+    _encodings: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def sha256(self) -> str:
+        """The hex SHA-256 of the bytes, computed once per distinct image."""
+        if self.data is None:
+            raise ValueError(f"{self.role} image is a URL, not bytes")
+        digest: str | None = self._encodings.get("sha256")
+        if digest is None:
+            digest = self._encodings["sha256"] = hashlib.sha256(self.data).hexdigest()
+        return digest
 
     @property
     def base64(self) -> bytes:
@@ -166,7 +176,7 @@ class LoadedImage:
         every attempt.  Request bodies should prefer `encoded`, which streams large images."""
         if self.data is None:
             raise ValueError(f"{self.role} image is a URL, not bytes")
-        encoded = self._encodings.get("base64")
+        encoded: bytes | None = self._encodings.get("base64")
         if encoded is None:
             encoded = self._encodings["base64"] = base64.b64encode(self.data)
         return encoded

@@ -35,6 +35,7 @@ from typing import Any, Literal
 from swapkit.core import errors as _errors
 from swapkit.core.errors import InvalidRequest, OutcomeUnknown, SwapError
 from swapkit.core.flow import Finish
+from swapkit.core.images import LoadedImage
 from swapkit.core.ledger import JobRecord, JobState
 from swapkit.core.models import Attempt, SwapResult, Template
 from swapkit.core.provider import PreparedSwap
@@ -119,6 +120,7 @@ class JobToken:
             "f": self.finish.output_format,
             "q": self.finish.output_quality,
             "t": self.finish.target_digest,
+            "n": self.finish.target_size,
         }
         raw = json.dumps(payload, separators=(",", ":")).encode()
         return _TOKEN_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -131,7 +133,7 @@ class JobToken:
         body = token[len(_TOKEN_PREFIX) :]
         try:
             data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            finish = Finish(data["f"], data["q"], data["t"])
+            finish = Finish(data["f"], data["q"], data["t"], data.get("n"))
             parsed = cls(
                 id=str(data["i"]),
                 provider=str(data["p"]),
@@ -152,11 +154,11 @@ def request_summary(prepared: PreparedSwap) -> dict[str, Any]:
     request = prepared.request
     target = request.target
     summary: dict[str, Any] = {
-        "source": _image_digest(prepared.source.data, prepared.source.url),
+        "source": _image_digest(prepared.source),
         "target": (
             {"template": target.id}
             if isinstance(target, Template)
-            else _image_digest(prepared.target.data, prepared.target.url)
+            else _image_digest(prepared.target)
             if prepared.target is not None
             else None
         ),
@@ -171,10 +173,10 @@ def request_summary(prepared: PreparedSwap) -> dict[str, Any]:
     return summary
 
 
-def _image_digest(data: bytes | None, url: str | None) -> dict[str, str]:
-    if data is not None:
-        return {"sha256": hashlib.sha256(data).hexdigest()}
-    return {"url": url or ""}
+def _image_digest(image: LoadedImage) -> dict[str, str]:
+    if image.data is not None:
+        return {"sha256": image.sha256}
+    return {"url": image.url or ""}
 
 
 def request_key(summary: dict[str, Any], secret: bytes) -> str:
