@@ -393,3 +393,36 @@ def test_a_job_the_vendor_ended_follows_its_billing_for_failed_jobs(
         _swap(kind, vendor)
     assert caught.value.attempts[-1].charged is charged
     assert caught.value.spent_usd == pytest.approx(0.01 if charged else 0.0)
+
+
+def test_a_result_that_is_the_target_unchanged_is_refused(kind: Any) -> None:
+    vendor = mock_provider("vendor", succeeded(image=SCENE))
+    with pytest.raises(errors.ResultInvalid, match="unchanged"):
+        _swap(kind, vendor)
+    assert _swap(kind, mock_provider("vendor", succeeded(image=_same_length(SCENE)))).width == 60
+
+
+def _same_length(png: bytes) -> bytes:
+    """A PNG as long as `png` and not equal to it (one byte of its image data changed, and
+    the chunk's checksum redone)."""
+    import struct
+    import zlib
+
+    start = png.index(b"IDAT") - 4
+    (length,) = struct.unpack(">I", png[start : start + 4])
+    body = bytearray(png[start + 4 : start + 8 + length])
+    body[-1] ^= 0x01
+    crc = struct.pack(">I", zlib.crc32(bytes(body)))
+    changed = png[: start + 4] + bytes(body) + crc + png[start + 12 + length :]
+    assert len(changed) == len(png)
+    assert changed != png
+    return changed
+
+
+def test_a_job_token_keeps_the_target_check() -> None:
+    from swapkit.core.flow import Finish
+    from swapkit.core.jobs import JobToken
+
+    finish = Finish("png", None, "ab" * 32, 123)
+    token = JobToken("swp_1", "vendor", "job-1", None, 1e9, finish)
+    assert JobToken.decode(token.encode()).finish == finish
