@@ -57,3 +57,9 @@ def test_a_large_image_is_encoded_while_it_is_sent() -> None:
     prepared = prepare(SwapRequest(source=big, target=make_image()))
     assert isinstance(prepared.source.encoded, Base64Text)
     assert isinstance(prepared.target.encoded, bytes)  # type: ignore[union-attr]
+
+
+def test_a_small_body_goes_out_in_one_write() -> None:
+    body = JsonBody({"source": base64.b64encode(make_image()), "style": "cartoon"})
+    (chunk,) = list(body)
+    assert len(chunk) == body.length

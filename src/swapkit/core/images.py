@@ -372,17 +372,15 @@ def inspect_image(data: bytes, *, provider: str | None = None) -> ImageInfo:
     problem = structural_problem(data, media_type)
     if problem == "unchecked":
         problem = _undecodable(data, full=True)
-    if problem is None:
-        problem = _oversized(data)
-    if problem is not None:
-        raise ResultInvalid(f"the result image ({media_type}) {problem}", provider=provider)
-    with Image.open(io.BytesIO(data)) as image:
-        width, height = image.size
-    return ImageInfo(media_type=media_type, width=width, height=height)
+    size: tuple[int, int] | str = problem if problem is not None else _size(data)
+    if isinstance(size, str):
+        raise ResultInvalid(f"the result image ({media_type}) {size}", provider=provider)
+    return ImageInfo(media_type=media_type, width=size[0], height=size[1])
 
 
-def _oversized(data: bytes) -> str | None:
-    """Why the image's header cannot be read or declares too many pixels (None when fine)."""
+def _size(data: bytes) -> tuple[int, int] | str:
+    """The image's width and height from its header, or why they cannot be used (unreadable,
+    or too many pixels to decode safely)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -394,7 +392,7 @@ def _oversized(data: bytes) -> str | None:
         return f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
     if width * height > MAX_PIXELS:
         return f"declares {width}x{height} pixels, too many to decode safely"
-    return None
+    return width, height
 
 
 def convert_image(data: bytes, output_format: str, quality: int | None = None) -> bytes:
