@@ -205,21 +205,24 @@ class Finish:
     target_digest: str | None = None
     #: The target's length: a result of another length cannot equal it (no hash needed).
     target_size: int | None = None
+    #: The target itself, in the process that has it: compared directly, never hashed.
+    target: bytes | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, prepared: PreparedSwap) -> Finish:
         target = prepared.target
-        digest = size = None
-        if target is not None and target.data is not None:
-            digest, size = target.sha256, len(target.data)
+        data = target.data if target is not None else None
+        size = len(data) if data is not None else None
         request = prepared.request
-        return cls(request.output_format, request.output_quality, digest, size)
+        return cls(request.output_format, request.output_quality, None, size, data)
 
     def is_target(self, image: bytes) -> bool:
         """Whether `image` is the target itself, unchanged."""
-        if self.target_digest is None:
-            return False
         if self.target_size is not None and len(image) != self.target_size:
+            return False
+        if self.target is not None:
+            return image == self.target
+        if self.target_digest is None:
             return False
         return hashlib.sha256(image).hexdigest() == self.target_digest
 

@@ -53,7 +53,7 @@ from swapkit.core.jobs import (
     result_record,
     unknown_from_record,
 )
-from swapkit.core.ledger import JobRecord, JobStore, owner_alive, owner_id
+from swapkit.core.ledger import JobRecord, JobStore, MemoryJobStore, owner_alive, owner_id
 from swapkit.core.models import SwapResult
 from swapkit.core.provider import Pending, PreparedSwap, Provider
 from swapkit.core.retry import Budget
@@ -112,7 +112,11 @@ def job_flow(
     """Start (or join) the job for `prepared`; its result, or with `detach` its record."""
     store = ctx.store
     mode: CacheMode | None = cache or ("reuse" if ctx.cache else None)
-    record = _job_record(ctx, prepared, idempotency_key, owner=owner_id())
+    compared = idempotency_key is not None or mode is not None
+    durable = not isinstance(store, MemoryJobStore)
+    record = _job_record(
+        ctx, prepared, idempotency_key, owner=owner_id(), digests=compared or durable
+    )
     key = record.request_key
     held = store.claim(record)
     if held.id != record.id:
@@ -135,24 +139,34 @@ def job_flow(
 
 
 def _job_record(
-    ctx: JobContext, prepared: PreparedSwap, idempotency_key: str | None, *, owner: str | None
+    ctx: JobContext,
+    prepared: PreparedSwap,
+    idempotency_key: str | None,
+    *,
+    owner: str | None,
+    digests: bool = True,
 ) -> JobRecord:
-    """A new ``queued`` record for `prepared` (nothing sent yet)."""
+    """A new ``queued`` record for `prepared` (nothing sent yet).
+
+    Without `digests` (a swap in a process-local store, with no idempotency key and no cache:
+    nothing will ever compare it to another request) the input images are not hashed, which
+    saves milliseconds on large images; its `request_key` is then empty.
+    """
     request = prepared.request
     secret = ctx.store.secret()
-    summary = request_summary(prepared)
+    summary = request_summary(prepared) if digests else {}
     now = time.time()
     return JobRecord(
         id=f"swp_{uuid.uuid4().hex}",
         state="queued",
-        request_key=request_key(summary, secret),
+        request_key=request_key(summary, secret) if digests else "",
         created_at=now,
         updated_at=now,
         deadline_at=now + (request.deadline or ctx.deadline),
         idempotency_key=idempotency_key,
         owner=owner,
         request={
-            **keyed_summary(summary, secret),
+            **(keyed_summary(summary, secret) if digests else {}),
             "finish": _finish_fields(prepared),
             "budget": {
                 "max_attempts": request.max_attempts or ctx.max_attempts,
