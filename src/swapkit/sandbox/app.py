@@ -18,6 +18,8 @@ Design decisions:
   anything starts, so a typo in a vendor or option name is a ValueError, never silently ignored.
 - `/_sandbox/...` are control routes (faults, reset, request and webhook logs). They need no key
   and are not recorded in `requests`: the sandbox only ever listens on loopback.
+- The request log is bounded: the latest 10,000 requests, fewer when their bodies add up to
+  over 512 MiB (a load test of large images would otherwise hold gigabytes of old bodies).
 - Injected faults are applied here, before (or, for truncation and `after_processing`, after) the
   vendor handles the request, so every vendor gets every fault kind for free; `status` faults are
   answered in the vendor's own error envelope (`Vendor.fault_response`).
@@ -59,6 +61,9 @@ __all__ = ["CONTROL_PREFIX", "Sandbox"]
 CONTROL_PREFIX = "/_sandbox"
 _MAX_HANG_SECONDS = 600.0
 _REQUEST_LOG_SIZE = 10_000
+_REQUEST_LOG_BYTES = 512 * 1024 * 1024
+"""The request log keeps the latest `_REQUEST_LOG_SIZE` requests, fewer when their bodies add
+up to more than this: a load test of large images must not hold gigabytes of old bodies."""
 
 
 class Sandbox:
@@ -157,9 +162,8 @@ class Sandbox:
             for name, vendor_class in vendor_classes.items()
         }
         self._log_lock = threading.Lock()
-        self._requests: collections.deque[SandboxRequest] = collections.deque(
-            maxlen=_REQUEST_LOG_SIZE
-        )
+        self._requests: collections.deque[SandboxRequest] = collections.deque()
+        self._logged_bytes = 0
 
     # -- the app ------------------------------------------------------------------------------
 
@@ -176,12 +180,21 @@ class Sandbox:
                 return json_response(200, {"sandbox": "swapkit", "vendors": sorted(self.vendors)})
             return json_response(404, {"detail": "Not Found"})
         relative_path = slash + tail or "/"
-        with self._log_lock:
-            self._requests.append(request)
+        self._log(request)
         fault = self.faults.take(vendor.name, request.method, relative_path, request.path)
         if fault is None:
             return vendor.handle(request, relative_path)
         return self._apply_fault(fault, vendor, request, relative_path)
+
+    def _log(self, request: SandboxRequest) -> None:
+        """Record a vendor request; the oldest go once the log is full (count or bytes)."""
+        with self._log_lock:
+            self._requests.append(request)
+            self._logged_bytes += len(request.body)
+            while len(self._requests) > _REQUEST_LOG_SIZE or (
+                self._logged_bytes > _REQUEST_LOG_BYTES and len(self._requests) > 1
+            ):
+                self._logged_bytes -= len(self._requests.popleft().body)
 
     def _apply_fault(
         self, fault: Fault, vendor: Vendor, request: SandboxRequest, relative_path: str
@@ -269,7 +282,8 @@ class Sandbox:
 
     @property
     def requests(self) -> list[SandboxRequest]:
-        """Every vendor request received (oldest first; control routes excluded)."""
+        """Every vendor request received (oldest first; control routes excluded): the latest
+        10,000, fewer when their bodies add up to over 512 MiB."""
         with self._log_lock:
             return list(self._requests)
 
@@ -322,6 +336,7 @@ class Sandbox:
             vendor.reset()
         with self._log_lock:
             self._requests.clear()
+            self._logged_bytes = 0
 
     # -- running it ---------------------------------------------------------------------------
 

@@ -17,15 +17,22 @@ Design decisions (vendor-neutral; each vendor module words its own error message
 - The "swap" pastes the source, cropped square and scaled to 40 % of the target's shorter side,
   into the centre of the target (or around a given point) through an elliptical mask. Output
   size always equals the target size. Cartoon styles posterize the result.
+- Every check above decodes every pixel, and rendering is Pillow work proportional to the image:
+  this is most of a swap's cost. Vendors therefore read inputs through the sandbox's
+  `ImageCache` (`image_cache.py`), which does it once per distinct input and result, and
+  memoize the no-face check on the decoded image (`SwapImage.derive(has_face)`). The helpers
+  here never modify an image they are given, so one decoded image can serve many requests.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from PIL import Image, ImageDraw, ImageOps
 
@@ -52,6 +59,8 @@ MAX_PIXELS = 50_000_000
 MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 
+_T = TypeVar("_T")
+
 ImageProblemKind = Literal["format", "too_large", "no_face", "fetch"]
 
 
@@ -65,12 +74,30 @@ class ImageProblem(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SwapImage:
-    """A decoded input image and its encoded size."""
+    """A decoded input image and its encoded size.
+
+    `serial` numbers an image remembered by the sandbox's `ImageCache` (None otherwise), so that
+    results rendered from it can be remembered too. `derive(function)` computes a pure function
+    of the pixels once per image (`derive(has_face)`); the image itself is never modified, and
+    may be shared by several requests at once.
+    """
 
     image: Image.Image
     size_bytes: int
+    serial: int | None = None
+    _derived: dict[Callable[[Image.Image], Any], Any] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def derive(self, function: Callable[[Image.Image], _T]) -> _T:
+        """`function(self.image)`, computed once per image (pass a module-level function)."""
+        try:
+            value: _T = self._derived[function]
+        except KeyError:
+            value = self._derived[function] = function(self.image)
+        return value
 
 
 def split_image_reference(value: str) -> tuple[Literal["url", "base64"], str]:

@@ -2,9 +2,10 @@
 
 Design: a job's state is *computed* from the clock rather than stored, so a poll can never see a
 stale state and no thread is needed to move jobs along: `processing` until `ready_at`, then its
-predetermined `outcome`. The result image is rendered when the job is submitted (it is cheap) and
-only revealed once the job is complete. Jobs belong to one vendor and one API key; a lookup with
-another key finds nothing, exactly like an unknown id.
+predetermined `outcome`. The result image is rendered when the job is submitted (once per
+distinct input and parameters: `image_cache`) and only revealed once the job is complete. Jobs
+belong to one vendor and one API key; a lookup with another key finds nothing, exactly like an
+unknown id.
 """
 
 from __future__ import annotations

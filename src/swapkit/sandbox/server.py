@@ -4,6 +4,16 @@ Design decisions:
 
 - Standard library only: `http.server.ThreadingHTTPServer`, one thread per connection, HTTP/1.1
   with keep-alive and an exact `Content-Length` on every response.
+- A deep listen backlog (`_LISTEN_BACKLOG`, 4096, which the kernel caps at its own limit:
+  `net.core.somaxconn` on Linux): a load test opening a thousand connections at once finds them
+  all accepted. `socketserver`'s default of 5 dropped or reset connections beyond a few dozen.
+- A thread per connection is kept on purpose: measured at 1,000 concurrent keep-alive
+  connections (docs/sandbox.md, "Performance") it answers every request, and a handler that
+  waits (a latency or timeout fault, a plugin emulator that sleeps, an input URL the sandbox
+  fetches from itself) holds up its own connection only. Letting one or two requests at a time
+  into `Sandbox.handle`, in arrival order, was measured about 25 % faster with half the tail
+  latency, but then one such wait stalls every connection, and a fetch from itself deadlocks
+  (the suite has one). The per-request work is kept small instead (`image_cache`).
 - Loopback only: a non-loopback host is refused before anything is bound (the control routes
   have no authentication).
 - Faults are carried out on the socket: `drop` closes the connection without writing a byte
@@ -38,9 +48,12 @@ if TYPE_CHECKING:
 __all__ = ["SandboxServer", "serve_forever"]
 
 _MAX_BODY_BYTES = 64 * 1024 * 1024
+_LISTEN_BACKLOG = 4096
+"""`listen()`'s backlog; the kernel caps it (Linux: `net.core.somaxconn`, 4096 by default)."""
 
 
 class _HTTPServer(ThreadingHTTPServer):
+    request_queue_size = _LISTEN_BACKLOG
     daemon_threads = True  # never keep the interpreter alive; close() joins them anyway
     block_on_close = True
 

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .accounts import Accounts, ResetFormat
 from .faults import ErrorEnvelope, Fault, FaultBook
+from .image_cache import ImageCache
 from .images import ImageProblem, check_size
 from .jobs import JobStore
 from .loopback import is_loopback_url
@@ -85,6 +86,10 @@ class VendorContext:
     accounts: Accounts
     scheduler: Scheduler
     webhooks: WebhookDispatcher
+    images: ImageCache = field(default_factory=ImageCache)
+    """Decoded input images and rendered results by content (`image_cache`): read inputs with
+    `images.decode` / `images.open` and render with `images.render`, so that repeated inputs
+    cost no Pillow work."""
 
     def fetch_image(self, url: str, *, origin: str, field_name: str, max_bytes: int) -> bytes:
         """The bytes behind an input-image URL, without ever leaving this machine.

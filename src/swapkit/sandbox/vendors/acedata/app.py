@@ -74,7 +74,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from ...faults import Fault
-from ...images import ImageProblem, SwapImage, has_face, open_image, sniff_media_type
+from ...images import ImageProblem, SwapImage, has_face, sniff_media_type
 from ...jobs import JobOutcome
 from ...messages import FormPart, SandboxRequest, SandboxResponse, json_response, parse_multipart
 from ...vendor import Vendor, VendorContext, VendorOptions
@@ -339,8 +339,8 @@ class AceDataVendor(Vendor):
             data = self.context.fetch_image(
                 url, origin=origin, field_name=field, max_bytes=MAX_FILE_BYTES
             )
-            image = open_image(data, field)
-            if not has_face(image.image):
+            image = self.context.images.open(data, field)
+            if not image.derive(has_face):
                 raise ImageProblem("no_face", field)
             images.append(image)
         return images[0], images[1]

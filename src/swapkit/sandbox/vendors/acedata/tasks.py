@@ -100,10 +100,14 @@ class AceDataTasks:
         )
         if images is not None:
             source, target = images
-            swapped = composite(source.image, target.image)
-            job.extra["size"] = swapped.size
+            job.extra["size"] = target.image.size  # a composite keeps the target's size
+            data = context.images.render(
+                (source, target),
+                (self._vendor_name, "png", 95),
+                lambda: encode_image(composite(source.image, target.image), "png", 95),
+            )
             job.result = context.results.put(
-                encode_image(swapped, "png", 95),
+                data,
                 extension="png",
                 media_type="image/png",
                 result_id=job.job_id,

@@ -64,10 +64,8 @@ from ...images import (
     MEDIA_TYPES,
     ImageProblem,
     SwapImage,
-    decode_base64_image,
     encode_image,
     has_face,
-    open_image,
     split_image_reference,
 )
 from ...jobs import Job
@@ -201,7 +199,7 @@ class DeepSwapAIVendor(Vendor):
             target = self._read_image(params.target_image, "target_image", request.origin)
         except ImageProblem as exc:
             return self.errors.response(*image_problem_error(exc, max_bytes))
-        faces = detect_faces(target.image)
+        faces = target.derive(detect_faces)
         if params.face_index >= len(faces):
             return self.errors.response(
                 "NO_FACE_DETECTED",
@@ -216,10 +214,17 @@ class DeepSwapAIVendor(Vendor):
         if not accounts.charge(self.name, key):
             return self.errors.response("INSUFFICIENT_CREDITS")
         size = output_size(target.image.size, params.quality, self.options.output_scale)
-        swapped = swap_face(source.image, target.image, faces[params.face_index], size)
-        data = encode_image(swapped, _ENCODER_FORMATS[params.output_format], _ENCODER_QUALITY)
+        face = faces[params.face_index]
+        encoder_format = _ENCODER_FORMATS[params.output_format]
+        data = self.context.images.render(
+            (source, target),
+            (self.name, face, size, encoder_format),
+            lambda: encode_image(
+                swap_face(source.image, target.image, face, size), encoder_format, _ENCODER_QUALITY
+            ),
+        )
         elapsed = self.context.settings.job_seconds + time.perf_counter() - started
-        job = self._record(request, key, params, data, swapped.size, len(faces), elapsed)
+        job = self._record(request, key, params, data, size, len(faces), elapsed)
         return json_response(200, self._swap_view(job, request.origin))
 
     def _read_image(self, value: str, field_name: str, origin: str) -> SwapImage:
@@ -229,10 +234,10 @@ class DeepSwapAIVendor(Vendor):
             data = self.context.fetch_image(
                 payload, origin=origin, field_name=field_name, max_bytes=max_bytes
             )
+            image = self.context.images.open(data, field_name)
         else:
-            data = decode_base64_image(payload, field_name, max_bytes)
-        image = open_image(data, field_name)
-        if not has_face(image.image):
+            image = self.context.images.decode(payload, field_name, max_bytes)
+        if not image.derive(has_face):
             raise ImageProblem("no_face", field_name)
         return image
 

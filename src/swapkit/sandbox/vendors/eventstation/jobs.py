@@ -42,9 +42,7 @@ from PIL import Image
 
 from ...images import (
     ImageProblem,
-    decode_base64_image,
     has_face,
-    open_image,
     split_image_reference,
 )
 from ...jobs import Job, JobOutcome
@@ -156,12 +154,12 @@ class EventStationJobs:
             data = self._context.fetch_image(
                 payload, origin=origin, field_name="base64", max_bytes=MAX_IMAGE_BYTES
             )
+            image = self._context.images.open(data, "base64")
         else:
-            data = decode_base64_image(payload, "base64", MAX_IMAGE_BYTES)
-        image = open_image(data, "base64").image
-        if not has_face(image):
+            image = self._context.images.decode(payload, "base64", MAX_IMAGE_BYTES)
+        if not image.derive(has_face):
             raise ImageProblem("no_face", "base64")
-        return image
+        return image.image
 
     @staticmethod
     def _fault_outcome(fault: Fault | None) -> tuple[str, str | None]:

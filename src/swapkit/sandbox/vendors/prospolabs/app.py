@@ -59,10 +59,8 @@ from ...images import (
     ImageProblem,
     SwapImage,
     composite,
-    decode_base64_image,
     encode_image,
     has_face,
-    open_image,
     split_image_reference,
 )
 from ...jobs import Job, JobOutcome
@@ -223,8 +221,16 @@ class ProspolabsVendor(Vendor):
             return self._error(400, image_message(exc), code=code)
         if not accounts.charge(self.name, key):
             return self._error(403, ERROR_MESSAGES[403])
-        swapped = composite(source.image, target.image, posterize=model in CARTOON_MODELS)
-        data = encode_image(swapped, body.output_format, body.output_quality)
+        posterize = model in CARTOON_MODELS
+        data = self.context.images.render(
+            (source, target),
+            (self.name, posterize, body.output_format, body.output_quality),
+            lambda: encode_image(
+                composite(source.image, target.image, posterize=posterize),
+                body.output_format,
+                body.output_quality,
+            ),
+        )
         processing_seconds = round(
             self.context.settings.job_seconds + time.perf_counter() - started, 3
         )
@@ -251,10 +257,10 @@ class ProspolabsVendor(Vendor):
             data = self.context.fetch_image(
                 payload, origin=origin, field_name=field_name, max_bytes=MAX_IMAGE_BYTES
             )
+            image = self.context.images.open(data, field_name)
         else:
-            data = decode_base64_image(payload, field_name, MAX_IMAGE_BYTES)
-        image = open_image(data, field_name)
-        if not has_face(image.image):
+            image = self.context.images.decode(payload, field_name, MAX_IMAGE_BYTES)
+        if not image.derive(has_face):
             raise ImageProblem("no_face", field_name)
         return image
 

@@ -1,0 +1,7 @@
+"""`python -m swapkit.sandbox.loadtest`."""
+
+from __future__ import annotations
+
+from .command import main
+
+raise SystemExit(main())
