@@ -80,3 +80,28 @@ def test_an_image_declaring_too_many_pixels_is_refused_without_decoding() -> Non
 def test_other_formats_are_decoded_in_full(fmt: str) -> None:
     image = _image(fmt)
     assert structural_problem(image, f"image/{fmt.lower()}") == "unchecked"
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    fmt=st.sampled_from(["PNG", "JPEG", "GIF", "WEBP-lossy", "WEBP-lossless", "WEBP-alpha"]),
+    width=st.integers(min_value=1, max_value=300),
+    height=st.integers(min_value=1, max_value=300),
+)
+def test_the_declared_size_is_the_size_pillow_reads(fmt: str, width: int, height: int) -> None:
+    from swapkit.core.integrity import declared_size
+
+    mode = "RGBA" if fmt == "WEBP-alpha" else "RGB"
+    image = Image.new(mode, (width, height), (10, 200, 30, 128)[: len(mode)])
+    out = io.BytesIO()
+    if fmt.startswith("WEBP"):
+        image.save(out, format="WEBP", lossless=fmt == "WEBP-lossless")
+        media_type = "image/webp"
+    else:
+        image.save(out, format=fmt)
+        media_type = f"image/{fmt.lower()}"
+    data = out.getvalue()
+    assert structural_problem(data, media_type) is None
+    found = declared_size(data, media_type)
+    assert found in (None, Image.open(io.BytesIO(data)).size)
+    assert (inspect_image(data).width, inspect_image(data).height) == (width, height)

@@ -49,7 +49,7 @@ from PIL import Image
 
 from swapkit.core.errors import ImageTooLarge, InvalidRequest, ResultInvalid, UnsupportedImage
 from swapkit.core.http import is_http_url
-from swapkit.core.integrity import structural_problem
+from swapkit.core.integrity import declared_size, structural_problem
 from swapkit.core.models import ImageInput
 
 __all__ = [
@@ -370,9 +370,17 @@ def inspect_image(data: bytes, *, provider: str | None = None) -> ImageInfo:
             provider=provider,
         )
     problem = structural_problem(data, media_type)
+    size: tuple[int, int] | str | None = None
     if problem == "unchecked":
         problem = _undecodable(data, full=True)
-    size: tuple[int, int] | str = problem if problem is not None else _size(data)
+    elif problem is None:
+        size = declared_size(data, media_type)
+        if size is not None and size[0] * size[1] > MAX_PIXELS:
+            size = f"declares {size[0]}x{size[1]} pixels, too many to decode safely"
+    if problem is not None:
+        size = problem
+    elif size is None:
+        size = _size(data)
     if isinstance(size, str):
         raise ResultInvalid(f"the result image ({media_type}) {size}", provider=provider)
     return ImageInfo(media_type=media_type, width=size[0], height=size[1])

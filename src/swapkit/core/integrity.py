@@ -24,7 +24,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-__all__ = ["structural_problem"]
+__all__ = ["declared_size", "structural_problem"]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: JPEG markers without a length (standalone): TEM, RST0-7, SOI, EOI.
@@ -122,3 +122,57 @@ def _gif(data: memoryview) -> str | None:
 
 
 _CHECKS = {"image/png": _png, "image/jpeg": _jpeg, "image/webp": _webp, "image/gif": _gif}
+
+
+def declared_size(data: bytes, media_type: str) -> tuple[int, int] | None:
+    """Width and height as the header declares them, for a file `structural_problem` found
+    whole (None when this module cannot read them: ask Pillow)."""
+    try:
+        if media_type == "image/png":
+            width, height = struct.unpack_from(">II", data, 16)
+        elif media_type == "image/gif":
+            width, height = struct.unpack_from("<HH", data, 6)
+        elif media_type == "image/jpeg":
+            return _jpeg_size(data)
+        elif media_type == "image/webp":
+            return _webp_size(data)
+        else:
+            return None
+    except struct.error:
+        return None
+    return (width, height) if width and height else None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    offset, end = 2, len(data)
+    while offset + 9 <= end and data[offset] == 0xFF:
+        marker = data[offset + 1]
+        if marker == 0xFF:
+            offset += 1
+            continue
+        if marker in _STANDALONE:
+            offset += 2
+            continue
+        if marker in _SOF:
+            height, width = struct.unpack_from(">HH", data, offset + 5)
+            return (width, height) if width and height else None
+        if marker == 0xDA:
+            return None
+        (length,) = struct.unpack_from(">H", data, offset + 2)
+        offset += 2 + length
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    kind = data[12:16]
+    if kind == b"VP8X" and len(data) >= 30:
+        width = 1 + int.from_bytes(data[24:27], "little")
+        height = 1 + int.from_bytes(data[27:30], "little")
+        return width, height
+    if kind == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if kind == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack_from("<HH", data, 26)
+        return width & 0x3FFF, height & 0x3FFF
+    return None
