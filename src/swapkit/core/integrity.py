@@ -68,37 +68,45 @@ def _png(data: memoryview) -> str | None:
 
 
 def _jpeg(data: memoryview) -> str | None:
+    return _jpeg_walk(data)[0]
+
+
+def _jpeg_walk(data: memoryview) -> tuple[str | None, tuple[int, int] | None]:
+    """What is wrong with a JPEG's structure (None when whole), and the size its frame header
+    declares (None when there is none)."""
     end = len(data)
     if end < 4 or data[0] != 0xFF or data[1] != 0xD8:
-        return "does not start with a JPEG start-of-image marker"
-    offset, frame = 2, False
+        return "does not start with a JPEG start-of-image marker", None
+    offset, size = 2, None
     while offset + 4 <= end:
         if data[offset] != 0xFF:
-            return "is damaged (a marker is missing where one must be)"
+            return "is damaged (a marker is missing where one must be)", size
         marker = data[offset + 1]
         if marker == 0xFF:  # fill bytes before a marker
             offset += 1
             continue
         if marker in _STANDALONE:
             if marker == 0xD9:
-                return "ends before its image data"
+                return "ends before its image data", size
             offset += 2
             continue
         (length,) = struct.unpack_from(">H", data, offset + 2)
         if length < 2 or offset + 2 + length > end:
-            return "is cut short inside a header segment"
-        frame = frame or marker in _SOF
+            return "is cut short inside a header segment", size
+        if marker in _SOF and length >= 7 and size is None:
+            height, width = struct.unpack_from(">HH", data, offset + 5)
+            size = (width, height) if width and height else None
         offset += 2 + length
         if marker == 0xDA:  # start of scan: entropy-coded data, then (maybe more scans and) EOI
-            if not frame:
-                return "has no frame header"
+            if size is None:
+                return "has no frame header", None
             # 0xFF 0xD9 cannot occur inside entropy-coded data (0xFF is always stuffed), so
             # the last one is the end of the image; trailing bytes after it are tolerated
             whole = data.obj if isinstance(data.obj, bytes) else bytes(data)
             if whole.rfind(b"\xff\xd9", offset) < 0:
-                return "is cut short (no end-of-image marker)"
-            return None
-    return "is cut short before its image data"
+                return "is cut short (no end-of-image marker)", size
+            return None, size
+    return "is cut short before its image data", size
 
 
 def _webp(data: memoryview) -> str | None:
@@ -133,7 +141,7 @@ def declared_size(data: bytes, media_type: str) -> tuple[int, int] | None:
         elif media_type == "image/gif":
             width, height = struct.unpack_from("<HH", data, 6)
         elif media_type == "image/jpeg":
-            return _jpeg_size(data)
+            return _jpeg_walk(memoryview(data))[1]
         elif media_type == "image/webp":
             return _webp_size(data)
         else:
@@ -141,26 +149,6 @@ def declared_size(data: bytes, media_type: str) -> tuple[int, int] | None:
     except struct.error:
         return None
     return (width, height) if width and height else None
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    offset, end = 2, len(data)
-    while offset + 9 <= end and data[offset] == 0xFF:
-        marker = data[offset + 1]
-        if marker == 0xFF:
-            offset += 1
-            continue
-        if marker in _STANDALONE:
-            offset += 2
-            continue
-        if marker in _SOF:
-            height, width = struct.unpack_from(">HH", data, offset + 5)
-            return (width, height) if width and height else None
-        if marker == 0xDA:
-            return None
-        (length,) = struct.unpack_from(">H", data, offset + 2)
-        offset += 2 + length
-    return None
 
 
 def _webp_size(data: bytes) -> tuple[int, int] | None:

@@ -46,6 +46,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from swapkit.core.images import sniff_media_type
+
 __all__ = [
     "REDACTED",
     "CassetteSerializer",
@@ -164,20 +166,6 @@ def canonical_url(url: str) -> str:
 # -- images -------------------------------------------------------------------------------------
 
 
-def sniff_image(body: bytes) -> str | None:
-    """The image media type of `body` from its first bytes, or None."""
-    head = body[:16]
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    return None
-
-
 def _digest(raw: bytes) -> str:
     return f"sha256:{hashlib.sha256(raw).hexdigest()[:16]}"
 
@@ -194,12 +182,12 @@ def _decode_base64_image(value: str) -> bytes | None:
             raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         return None
-    return raw if sniff_image(raw) else None
+    return raw if sniff_media_type(raw) else None
 
 
 def _image_marker(body: bytes) -> dict[str, Any] | None:
     """Type, size and digest of an image body (None if it is not one Pillow can size)."""
-    media_type = sniff_image(body)
+    media_type = sniff_media_type(body)
     if media_type is None:
         return None
     from PIL import Image, UnidentifiedImageError
@@ -292,7 +280,7 @@ def _canonical_multipart(body: bytes, content_type: str) -> bytes | None:
     for part in body.split(boundary)[1:-1]:
         head, _, payload = part.partition(b"\r\n\r\n")
         payload = payload.removesuffix(b"\r\n")
-        if sniff_image(payload):
+        if sniff_media_type(payload):
             payload = f"{_digest(payload)} ({len(payload)} bytes)".encode()
         parts.append(head + b"\r\n\r\n" + payload + b"\r\n")
     return b"--BOUNDARY" + b"--BOUNDARY".join(parts) + b"--BOUNDARY--\r\n"
@@ -343,7 +331,7 @@ def scrub_request(request: Any) -> Any:
         body = body.encode("utf-8")
     if body:
         canonical: bytes | None
-        if sniff_image(body):
+        if sniff_media_type(body):
             canonical = f"{_digest(body)} ({len(body)} bytes)".encode()
         elif content_type.startswith("multipart/"):
             canonical = _canonical_multipart(body, content_type)
@@ -370,7 +358,7 @@ def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
         if not is_secret_name(name) and name.lower() not in _VOLATILE_HEADERS
     }
     body = response.get("body", {}).get("string")
-    if isinstance(body, bytes) and body and sniff_image(body) is None:
+    if isinstance(body, bytes) and body and sniff_media_type(body) is None:
         canonical = _canonical_json(body, "keep", secrets)
         response["body"]["string"] = (
             canonical if canonical is not None else _scrub_text(body, secrets)

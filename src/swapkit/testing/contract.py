@@ -323,10 +323,8 @@ class ProviderContract:
 
 
 def _cause(error: BaseException, *classes: type[BaseException]) -> bool:
-    """Whether `error` is one of `classes`, or is `AllProvidersFailed` over one."""
+    """Whether `error` is one of `classes`, or `AllProvidersFailed` over an attempt that was."""
     if isinstance(error, classes):
         return True
-    inner = getattr(error, "errors", None) or []
-    if isinstance(inner, dict):
-        inner = list(inner.values())
-    return any(isinstance(item, classes) for item in inner)
+    attempts = getattr(error, "attempts", None) or ()
+    return any(isinstance(attempt.error, classes) for attempt in attempts)

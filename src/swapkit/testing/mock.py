@@ -24,7 +24,6 @@ import dataclasses
 import inspect
 import io
 import itertools
-import json
 import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
@@ -44,6 +43,7 @@ from swapkit.core.provider import (
     PreparedSwap,
     Provider,
     VendorResult,
+    error_message,
     json_object,
     json_request,
 )
@@ -253,10 +253,10 @@ class MockProvider(Provider):
 
     def error_from_response(self, response: httpx.Response) -> ProviderError:
         try:
-            message = str(json.loads(response.content).get("detail"))
-        except (ValueError, AttributeError):
-            message = response.reason_phrase or "mock error"
-        return self.status_error(response, message=message)
+            message = error_message(json_object(response, self.name).get("detail"))
+        except ProviderError:
+            message = ""
+        return self.status_error(response, message=message or response.reason_phrase)
 
     # -- the script ------------------------------------------------------------------------
 
