@@ -49,7 +49,7 @@ from PIL import Image
 
 from swapkit.core.errors import ImageTooLarge, InvalidRequest, ResultInvalid, UnsupportedImage
 from swapkit.core.http import is_http_url
-from swapkit.core.integrity import declared_size, structural_problem
+from swapkit.core.integrity import examine
 from swapkit.core.models import ImageInput
 
 __all__ = [
@@ -318,12 +318,33 @@ def _from_bytes(data: bytes, role: str, origin: str) -> LoadedImage:
     if media_type is None:
         what = "is empty" if not data else "is not an image"
         raise UnsupportedImage(f"{role} image ({origin}) {what}; pass a JPEG, PNG or WebP image")
-    problem = _undecodable(data, full=False)
+    problem = _input_problem(data, media_type)
     if problem is not None:
         raise UnsupportedImage(
             f"{role} image ({origin}, {media_type}) {problem}; re-save it as a JPEG or PNG"
         )
     return LoadedImage(role=role, origin=origin, data=data, media_type=media_type)
+
+
+#: Input formats checked from their structure alone (`swapkit.core.integrity`).  The walk
+#: of a JPEG's markers and a PNG's chunk checksums covers what Pillow's header parse and
+#: ``verify()`` did, at a tenth of the cost; other formats are opened by Pillow.
+_STRUCTURAL_INPUTS = frozenset({"image/jpeg", "image/png"})
+
+
+def _input_problem(data: bytes, media_type: str) -> str | None:
+    """Why an input image cannot be sent (None when it can): damaged, cut short, or declaring
+    too many pixels to decode safely."""
+    if media_type not in _STRUCTURAL_INPUTS:
+        return _undecodable(data, full=False)
+    problem, size = examine(data, media_type)
+    if problem is not None:
+        return f"cannot be decoded (it {problem})"
+    if size is None:
+        return "cannot be decoded (it declares no width and height)"
+    if size[0] * size[1] > MAX_PIXELS:
+        return f"declares {size[0]}x{size[1]} pixels, too many to decode safely"
+    return None
 
 
 def _undecodable(data: bytes, *, full: bool) -> str | None:
@@ -369,14 +390,14 @@ def inspect_image(data: bytes, *, provider: str | None = None) -> ImageInfo:
             "the result is not an image" if data else "the result image is empty",
             provider=provider,
         )
-    problem = structural_problem(data, media_type)
+    problem, declared = examine(data, media_type)
     size: tuple[int, int] | str | None = None
     if problem == "unchecked":
         problem = _undecodable(data, full=True)
-    elif problem is None:
-        size = declared_size(data, media_type)
-        if size is not None and size[0] * size[1] > MAX_PIXELS:
-            size = f"declares {size[0]}x{size[1]} pixels, too many to decode safely"
+    elif problem is None and declared is not None:
+        size = declared
+        if declared[0] * declared[1] > MAX_PIXELS:
+            size = f"declares {declared[0]}x{declared[1]} pixels, too many to decode safely"
     if problem is not None:
         size = problem
     elif size is None:

@@ -16,64 +16,86 @@ What this cannot see is damage that keeps the structure intact, such as JPEG ent
 altered without changing its length.  No transport produces that, and a vendor that sends it
 has sent a valid file of bad pixels, which no decode would catch either.  Other formats are
 decoded in full (`swapkit.core.images`).  All reads are bounded by the data's length; nothing
-here raises.
+here raises.  `examine` checks a file and reads its declared size in the same pass.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 
-__all__ = ["declared_size", "structural_problem"]
+__all__ = ["declared_size", "examine", "structural_problem"]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: JPEG markers without a length (standalone): TEM, RST0-7, SOI, EOI.
-_STANDALONE = {0x01, *range(0xD0, 0xD8), 0xD8, 0xD9}
-_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8), 0xD8, 0xD9})
+_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+
+#: What `examine` finds: the problem (None when the file is whole, ``"unchecked"`` for a format
+#: this module does not know) and the width and height its header declares (None when unread).
+Examined = tuple[str | None, tuple[int, int] | None]
+
+
+def examine(data: bytes, media_type: str) -> Examined:
+    """The structure of `data` checked and its declared size read, in one pass.
+
+    The problem is None for a whole file and ``"unchecked"`` for a format this module does not
+    know (decode it instead); the size is None when the header does not declare one that this
+    module can read (ask Pillow)."""
+    check = _CHECKS.get(media_type)
+    if check is None:
+        return "unchecked", None
+    try:
+        return check(data)
+    except (struct.error, IndexError, ValueError):  # pragma: no cover - bounds are checked
+        return "is damaged", None
 
 
 def structural_problem(data: bytes, media_type: str) -> str | None:
     """What is wrong with the structure of `data` (None when it is whole), or ``"unchecked"``
     for a format this module does not know (decode it instead)."""
-    check = _CHECKS.get(media_type)
-    if check is None:
-        return "unchecked"
-    try:
-        return check(memoryview(data))
-    except (struct.error, IndexError, ValueError):  # pragma: no cover - bounds are checked
-        return "is damaged"
+    return examine(data, media_type)[0]
 
 
-def _png(data: memoryview) -> str | None:
-    if bytes(data[:8]) != _PNG_SIGNATURE:
-        return "does not start with the PNG signature"
+def declared_size(data: bytes, media_type: str) -> tuple[int, int] | None:
+    """Width and height as the header declares them, for a file `structural_problem` found
+    whole (None when this module cannot read them: ask Pillow)."""
+    return examine(data, media_type)[1]
+
+
+def _sized(width: int, height: int) -> tuple[int, int] | None:
+    return (width, height) if width and height else None
+
+
+def _png(data: bytes) -> Examined:
+    if data[:8] != _PNG_SIGNATURE:
+        return "does not start with the PNG signature", None
+    view = memoryview(data)
     offset, first, seen_data = 8, True, False
     end = len(data)
     while offset + 12 <= end:
         length, kind = struct.unpack_from(">I4s", data, offset)
         body_end = offset + 8 + length
         if body_end + 4 > end:
-            return f"is cut short inside its {kind.decode('latin-1')!r} chunk"
+            return f"is cut short inside its {kind.decode('latin-1')!r} chunk", None
         (crc,) = struct.unpack_from(">I", data, body_end)
-        if zlib.crc32(data[offset + 4 : body_end]) != crc:
-            return f"is damaged (its {kind.decode('latin-1')!r} chunk fails its checksum)"
+        if zlib.crc32(view[offset + 4 : body_end]) != crc:
+            return f"is damaged (its {kind.decode('latin-1')!r} chunk fails its checksum)", None
         if first and kind != b"IHDR":
-            return "does not begin with an IHDR chunk"
+            return "does not begin with an IHDR chunk", None
         first = False
         seen_data = seen_data or kind == b"IDAT"
         offset = body_end + 4
         if kind == b"IEND":
-            return None if seen_data else "has no image data (no IDAT chunk)"
-    return "is cut short (no IEND chunk)"
+            if not seen_data:
+                return "has no image data (no IDAT chunk)", None
+            return None, _sized(*struct.unpack_from(">II", data, 16))
+    return "is cut short (no IEND chunk)", None
 
 
-def _jpeg(data: memoryview) -> str | None:
-    return _jpeg_walk(data)[0]
-
-
-def _jpeg_walk(data: memoryview) -> tuple[str | None, tuple[int, int] | None]:
-    """What is wrong with a JPEG's structure (None when whole), and the size its frame header
-    declares (None when there is none)."""
+def _jpeg(data: bytes) -> Examined:
+    """A JPEG's marker segments walked up to its scan, and its frame header's size."""
     end = len(data)
     if end < 4 or data[0] != 0xFF or data[1] != 0xD8:
         return "does not start with a JPEG start-of-image marker", None
@@ -90,65 +112,47 @@ def _jpeg_walk(data: memoryview) -> tuple[str | None, tuple[int, int] | None]:
                 return "ends before its image data", size
             offset += 2
             continue
-        (length,) = struct.unpack_from(">H", data, offset + 2)
+        length = data[offset + 2] << 8 | data[offset + 3]
         if length < 2 or offset + 2 + length > end:
             return "is cut short inside a header segment", size
         if marker in _SOF and length >= 7 and size is None:
             height, width = struct.unpack_from(">HH", data, offset + 5)
-            size = (width, height) if width and height else None
+            size = _sized(width, height)
         offset += 2 + length
         if marker == 0xDA:  # start of scan: entropy-coded data, then (maybe more scans and) EOI
             if size is None:
                 return "has no frame header", None
             # 0xFF 0xD9 cannot occur inside entropy-coded data (0xFF is always stuffed), so
             # the last one is the end of the image; trailing bytes after it are tolerated
-            whole = data.obj if isinstance(data.obj, bytes) else bytes(data)
-            if whole.rfind(b"\xff\xd9", offset) < 0:
+            if data.rfind(b"\xff\xd9", offset) < 0:
                 return "is cut short (no end-of-image marker)", size
             return None, size
     return "is cut short before its image data", size
 
 
-def _webp(data: memoryview) -> str | None:
+def _webp(data: bytes) -> Examined:
     end = len(data)
-    if end < 20 or bytes(data[:4]) != b"RIFF" or bytes(data[8:12]) != b"WEBP":
-        return "does not start with a WebP header"
+    if end < 20 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return "does not start with a WebP header", None
     (size,) = struct.unpack_from("<I", data, 4)
     if size + 8 != end:
-        return f"is {'cut short' if size + 8 > end else 'followed by extra bytes'} (RIFF size)"
+        how = "cut short" if size + 8 > end else "followed by extra bytes"
+        return f"is {how} (RIFF size)", None
     offset = 12
     while offset + 8 <= end:
         (length,) = struct.unpack_from("<I", data, offset + 4)
         offset += 8 + length + (length & 1)
-    return None if offset == end else "is damaged (its chunks do not fill the file)"
+    if offset != end:
+        return "is damaged (its chunks do not fill the file)", None
+    return None, _webp_size(data)
 
 
-def _gif(data: memoryview) -> str | None:
-    if bytes(data[:6]) not in (b"GIF87a", b"GIF89a"):
-        return "does not start with a GIF header"
-    return None if bytes(data[-1:]) == b";" else "is cut short (no trailer)"
-
-
-_CHECKS = {"image/png": _png, "image/jpeg": _jpeg, "image/webp": _webp, "image/gif": _gif}
-
-
-def declared_size(data: bytes, media_type: str) -> tuple[int, int] | None:
-    """Width and height as the header declares them, for a file `structural_problem` found
-    whole (None when this module cannot read them: ask Pillow)."""
-    try:
-        if media_type == "image/png":
-            width, height = struct.unpack_from(">II", data, 16)
-        elif media_type == "image/gif":
-            width, height = struct.unpack_from("<HH", data, 6)
-        elif media_type == "image/jpeg":
-            return _jpeg_walk(memoryview(data))[1]
-        elif media_type == "image/webp":
-            return _webp_size(data)
-        else:
-            return None
-    except struct.error:
-        return None
-    return (width, height) if width and height else None
+def _gif(data: bytes) -> Examined:
+    if data[:6] not in (b"GIF87a", b"GIF89a"):
+        return "does not start with a GIF header", None
+    if data[-1:] != b";":
+        return "is cut short (no trailer)", None
+    return None, _sized(*struct.unpack_from("<HH", data, 6)) if len(data) >= 10 else None
 
 
 def _webp_size(data: bytes) -> tuple[int, int] | None:
@@ -162,5 +166,13 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
         return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
     if kind == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
         width, height = struct.unpack_from("<HH", data, 26)
-        return width & 0x3FFF, height & 0x3FFF
+        return _sized(width & 0x3FFF, height & 0x3FFF)
     return None
+
+
+_CHECKS: dict[str, Callable[[bytes], Examined]] = {
+    "image/png": _png,
+    "image/jpeg": _jpeg,
+    "image/webp": _webp,
+    "image/gif": _gif,
+}
