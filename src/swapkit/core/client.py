@@ -336,8 +336,7 @@ class _BaseClient:
         if isinstance(step, Submitting):
             if record is not None:
                 self._store.save(
-                    dataclasses.replace(
-                        record,
+                    record.copy(
                         state="submitting",
                         provider=step.provider,
                         model=step.model,
@@ -352,8 +351,7 @@ class _BaseClient:
             return
         if record is not None:
             self._store.save(
-                dataclasses.replace(
-                    record,
+                record.copy(
                     state="running",
                     provider=step.provider,
                     vendor_job_id=step.job_id,

@@ -532,7 +532,7 @@ def _abandoned(ctx: JobContext, job_id: str) -> None:
 
 def _save(ctx: JobContext, record: JobRecord, **changes: Any) -> None:
     """Store `record` with `changes`; a change of state is told to the observers and logged."""
-    saved = dataclasses.replace(record, updated_at=time.time(), **changes)
+    saved = record.copy(updated_at=time.time(), **changes)
     ctx.store.save(saved)
     if saved.state != record.state and ctx.router.events is not None:
         ctx.router.events.job_changed(saved.id, saved.state, saved.provider, saved.vendor_job_id)

@@ -61,8 +61,14 @@ FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "unknown"})
 
 
 def owner_id() -> str:
-    """This process, as ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process, as ``host:pid`` (worked out again in a forked child)."""
+    pid = os.getpid()
+    if _owner[0] != pid:
+        _owner[:] = [pid, f"{socket.gethostname()}:{pid}"]
+    return str(_owner[1])
+
+
+_owner: list[Any] = [None, ""]
 
 
 def owner_alive(owner: str | None) -> bool:
@@ -113,6 +119,19 @@ class JobRecord:
     def final(self) -> bool:
         """Whether the job has ended (succeeded, failed or unknown)."""
         return self.state in FINAL_STATES
+
+    def copy(self, **changes: Any) -> JobRecord:
+        """A shallow copy with `changes` (field names), like `dataclasses.replace` but without
+        running ``__init__`` again: a swap copies its record a dozen times."""
+        unknown = changes.keys() - _RECORD_FIELDS
+        if unknown:
+            raise TypeError(f"JobRecord has no field {', '.join(sorted(unknown))}")
+        copied = object.__new__(JobRecord)
+        copied.__dict__.update(self.__dict__, **changes)
+        return copied
+
+
+_RECORD_FIELDS = frozenset(field.name for field in dataclasses.fields(JobRecord))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -247,13 +266,13 @@ class MemoryJobStore:
             if record.idempotency_key is not None:
                 for existing in self._jobs.values():
                     if existing.idempotency_key == record.idempotency_key:
-                        return dataclasses.replace(existing)
-            self._jobs[record.id] = dataclasses.replace(record)
-            return dataclasses.replace(record)
+                        return existing.copy()
+            self._jobs[record.id] = record.copy()
+            return record.copy()
 
     def save(self, record: JobRecord) -> None:
         with self._lock:
-            self._jobs[record.id] = dataclasses.replace(record)
+            self._jobs[record.id] = record.copy()
             if len(self._jobs) > self.max_jobs:
                 finished = sorted(
                     (job for job in self._jobs.values() if job.final),
@@ -265,7 +284,7 @@ class MemoryJobStore:
     def get(self, job_id: str) -> JobRecord | None:
         with self._lock:
             found = self._jobs.get(job_id)
-            return dataclasses.replace(found) if found else None
+            return found.copy() if found else None
 
     def take_over(self, job_id: str, seen_owner: str | None, owner: str) -> bool:
         with self._lock:
@@ -293,7 +312,7 @@ class MemoryJobStore:
         with self._lock:
             jobs = [j for j in self._jobs.values() if state is None or j.state == state]
         jobs.sort(key=lambda job: job.updated_at, reverse=True)
-        return [dataclasses.replace(job) for job in jobs[:limit]]
+        return [job.copy() for job in jobs[:limit]]
 
     def purge(self, older_than: float) -> int:
         with self._lock:
@@ -455,7 +474,7 @@ class SqliteLedger:
                 _row(record),
             ).rowcount
             if inserted:
-                return dataclasses.replace(record)
+                return record.copy()
             row = connection.execute(
                 f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE idempotency_key = ?",
                 (record.idempotency_key,),

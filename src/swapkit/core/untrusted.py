@@ -116,6 +116,12 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+#: One decoder for every answer (``json.loads`` with hooks builds a new one per call).
+_DECODER = json.JSONDecoder(
+    parse_int=_bounded_int, parse_float=_bounded_float, parse_constant=_refuse_constant
+)
+
+
 def parse_json(data: bytes, charset: str | None = None) -> Any:
     """A vendor's JSON, within the module's bounds; `ValueError` saying why not."""
     if len(data) > MAX_JSON_BYTES:
@@ -127,12 +133,7 @@ def parse_json(data: bytes, charset: str | None = None) -> Any:
             f"the answer is not text in its charset ({exc.__class__.__name__})"
         ) from None
     try:
-        value = json.loads(
-            text,
-            parse_int=_bounded_int,
-            parse_float=_bounded_float,
-            parse_constant=_refuse_constant,
-        )
+        value = _DECODER.decode(text)
     except RecursionError:
         raise ValueError("the answer nests too deep") from None
     except json.JSONDecodeError as exc:
