@@ -344,3 +344,28 @@ def test_the_memory_store_forgets_old_finished_jobs() -> None:
         store.save(dataclasses.replace(base, id=f"j{index}", updated_at=now + index))
     store.save(dataclasses.replace(base, id="running", state="running", updated_at=now - 10))
     assert {job.id for job in store.list()} == {"running", "j3", "j4"}
+
+
+def test_the_memory_store_forgets_in_the_order_jobs_were_last_saved() -> None:
+    import time
+
+    from swapkit.core.ledger import JobRecord, MemoryJobStore
+
+    store = MemoryJobStore(max_jobs=100)
+    now = time.time()
+    running = JobRecord("running", "running", "k", now, now, now + 60)
+    store.save(running)
+    for index in range(20_000):  # each save forgets one job: no sort of them all per save
+        store.save(JobRecord(f"j{index}", "succeeded", "k", now, now, now + 60))
+    store.save(store.get("j19950").copy(state="failed"))  # saved again: now the newest
+    store.save(JobRecord("last", "succeeded", "k", now, now, now + 60))
+    kept = {job.id for job in store.list(limit=1000)}
+    assert len(kept) == 100
+    assert {"running", "j19950", "last"} <= kept
+    assert "j19901" not in kept  # the oldest finished job went when "last" came
+    assert "j19902" in kept
+    assert store.claim_delivery("d0", "running")
+    for index in range(1, 150):
+        store.claim_delivery(f"d{index}", "running")
+    assert store.claim_delivery("d0", "running")  # forgotten past max_jobs deliveries
+    assert not store.claim_delivery("d149", "running")

@@ -241,15 +241,17 @@ def _record(row: Sequence[Any]) -> JobRecord:
 class MemoryJobStore:
     """Job records in this process (the default without a ledger).
 
-    It keeps at most `max_jobs` records: past that, the oldest finished jobs are forgotten, so
-    a long-running process does not grow without bound.
+    It keeps at most `max_jobs` records: past that, the finished jobs saved longest ago are
+    forgotten (as are webhook deliveries past `max_jobs`), so a long-running process does not
+    grow without bound.  Records are kept in the order they were last saved, so forgetting
+    costs nothing per save however many jobs there are.
     """
 
     def __init__(self, max_jobs: int = 10_000) -> None:
         self.max_jobs = max_jobs
         self._jobs: dict[str, JobRecord] = {}
         self._cache: dict[str, CacheEntry] = {}
-        self._deliveries: set[str] = set()
+        self._deliveries: dict[str, None] = {}
         self._leases: dict[str, tuple[str, float]] = {}
         self._secret = secrets.token_bytes(32)
         self._lock = threading.Lock()
@@ -267,19 +269,29 @@ class MemoryJobStore:
                 for existing in self._jobs.values():
                     if existing.idempotency_key == record.idempotency_key:
                         return existing.copy()
-            self._jobs[record.id] = record.copy()
+            self._keep(record)
             return record.copy()
 
     def save(self, record: JobRecord) -> None:
         with self._lock:
-            self._jobs[record.id] = record.copy()
-            if len(self._jobs) > self.max_jobs:
-                finished = sorted(
-                    (job for job in self._jobs.values() if job.final),
-                    key=lambda job: job.updated_at,
-                )
-                for job in finished[: len(self._jobs) - self.max_jobs]:
-                    del self._jobs[job.id]
+            self._keep(record)
+
+    def _keep(self, record: JobRecord) -> None:
+        """Store a copy of `record` as the most recently saved; forget the oldest finished
+        jobs past `max_jobs` (a job still running is never forgotten)."""
+        self._jobs.pop(record.id, None)
+        self._jobs[record.id] = record.copy()
+        excess = len(self._jobs) - self.max_jobs
+        if excess <= 0:
+            return
+        finished = []
+        for job in self._jobs.values():  # oldest first: usually `excess` steps in all
+            if job.final:
+                finished.append(job.id)
+                if len(finished) == excess:
+                    break
+        for job_id in finished:
+            del self._jobs[job_id]
 
     def get(self, job_id: str) -> JobRecord | None:
         with self._lock:
@@ -325,7 +337,9 @@ class MemoryJobStore:
         with self._lock:
             if delivery_id in self._deliveries:
                 return False
-            self._deliveries.add(delivery_id)
+            self._deliveries[delivery_id] = None
+            if len(self._deliveries) > self.max_jobs:
+                del self._deliveries[next(iter(self._deliveries))]
             return True
 
     def cache_get(self, request_key: str) -> CacheEntry | None:
