@@ -33,7 +33,6 @@ Every image is untrusted input, the caller's and the vendor's alike:
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import hashlib
 import io
@@ -51,6 +50,7 @@ from swapkit.core.errors import ImageTooLarge, InvalidRequest, ResultInvalid, Un
 from swapkit.core.http import is_http_url
 from swapkit.core.integrity import examine
 from swapkit.core.models import ImageInput
+from swapkit.core.untrusted import decode_base64
 
 __all__ = [
     "ENCODE_ONCE_BYTES",
@@ -308,8 +308,8 @@ def _decode_data_uri(uri: str, role: str) -> bytes:
             f"{role} image data: URI must look like 'data:image/png;base64,<data>'"
         )
     try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
+        return decode_base64(payload)
+    except ValueError:
         raise InvalidRequest(f"{role} image data: URI does not hold valid base64") from None
 
 

@@ -34,8 +34,6 @@ Plugin registration (built in)::
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -69,7 +67,7 @@ from swapkit.core.provider import (
     json_request,
 )
 from swapkit.core.settings import ProviderSettings, env_var
-from swapkit.core.untrusted import finite
+from swapkit.core.untrusted import decode_base64, finite
 
 __all__ = ["Eventstation", "EventstationSettings", "register_providers"]
 
@@ -273,8 +271,8 @@ class Eventstation(Provider):
             )
         payload = first.partition(",")[2] if first.startswith("data:") else first
         try:
-            image = base64.b64decode("".join(payload.split()), validate=True)
-        except (binascii.Error, ValueError):
+            image = decode_base64(payload)
+        except ValueError:
             raise ResultInvalid(
                 f"job {job.job_id}'s image is not valid base64",
                 provider=self.name,
