@@ -114,7 +114,8 @@ class Send:
 
     def ready(self) -> httpx.Request:
         """The request, its HTTP timeout set to what the deadline leaves (for each try)."""
-        self.request.extensions["timeout"] = httpx.Timeout(self.timeout_now()).as_dict()
+        seconds = self.timeout_now()  # httpx.Timeout(seconds).as_dict(), without the object
+        self.request.extensions["timeout"] = dict.fromkeys(_TIMEOUT_KEYS, seconds)
         return self.request
 
     def check(self, response: httpx.Response) -> Any:
@@ -139,6 +140,9 @@ class Send:
     def retry_hook(self) -> Callable[[Exception], bool | float]:
         """When this exchange fails: the wait before a retry, or False (`swapkit.core.retry`)."""
         return retry_hook(self.budget, self.policy, self.phase, limit=self.retries)
+
+
+_TIMEOUT_KEYS = ("connect", "read", "write", "pool")
 
 
 @dataclasses.dataclass(frozen=True)

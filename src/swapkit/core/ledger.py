@@ -61,14 +61,15 @@ FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "unknown"})
 
 
 def owner_id() -> str:
-    """This process, as ``host:pid`` (worked out again in a forked child)."""
-    pid = os.getpid()
-    if _owner[0] != pid:
-        _owner[:] = [pid, f"{socket.gethostname()}:{pid}"]
-    return str(_owner[1])
+    """This process, as ``host:pid`` (worked out once, and again in a forked child)."""
+    if not _owner:
+        _owner.append(f"{socket.gethostname()}:{os.getpid()}")
+    return _owner[0]
 
 
-_owner: list[Any] = [None, ""]
+_owner: list[str] = []
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_owner.clear)
 
 
 def owner_alive(owner: str | None) -> bool:
