@@ -14,6 +14,7 @@ import pytest
 
 from swapkit import SwapClient
 from swapkit.core.ledger import JobRecord, JobStore, MemoryJobStore, SqliteLedger
+from swapkit.core.state import MemoryStateStore
 
 from .conftest import make_image
 
@@ -224,3 +225,50 @@ def test_an_unreachable_redis_ledger_is_a_typed_error_and_nothing_is_sent(
     with pytest.raises(errors.LedgerUnavailable, match="unreachable"):
         run_swap(kind, options, source=make_image(), target=make_image((64, 56)))
     assert swapkit_sandbox_server.sandbox.requests == []
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_client_closes_the_ledger_and_state_it_opened_and_nothing_it_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    import asyncio
+
+    from swapkit import AsyncSwapClient
+    from swapkit.core.state import ResilientStateStore
+
+    closed: list[str] = []
+    monkeypatch.setattr(SqliteLedger, "close", lambda self: closed.append("ledger"))
+    monkeypatch.setattr(ResilientStateStore, "close", lambda self: closed.append("state"))
+    providers = {"prospolabs": {"api_key": "k"}}
+    state = f"sqlite:///{tmp_path / 'state.db'}"
+    if kind == "sync":
+        with SwapClient(providers, ledger=tmp_path / "jobs.db", state=state) as client:
+            client.close()  # closing twice closes once
+    else:
+
+        async def use() -> None:
+            async with AsyncSwapClient(providers, ledger=tmp_path / "jobs.db", state=state):
+                pass
+
+        asyncio.run(use())
+    assert sorted(closed) == ["ledger", "state"]
+
+    closed.clear()
+    given = SqliteLedger(tmp_path / "given.db")
+    with SwapClient(providers, ledger=given, state=ResilientStateStore(MemoryStateStore())):
+        pass
+    assert closed == []  # the caller's stores stay theirs to close
+
+
+def test_a_sqlite_ledger_that_fails_is_a_typed_error(tmp_path: Path) -> None:
+    from swapkit import errors
+
+    with SwapClient({"prospolabs": {"api_key": "k"}}, ledger=tmp_path / "jobs.db") as client:
+        client.jobs()
+    with pytest.raises(errors.LedgerUnavailable, match=r"jobs\.db.*closed"):
+        client.jobs()  # the client closed its ledger
+    ledger = SqliteLedger(tmp_path / "other.db")
+    ledger._connection.execute("DROP TABLE jobs")  # a damaged file
+    now = time.time()
+    with pytest.raises(errors.LedgerUnavailable, match="OperationalError"):
+        ledger.save(JobRecord("j1", "queued", "k", now, now, now + 60))

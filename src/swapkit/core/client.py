@@ -123,6 +123,8 @@ class _BaseClient:
         self.state: StateStore | None = (
             open_state_store(state, source=state_source) if isinstance(state, str) else state
         )
+        #: What this client opened from a URL or path (closed with it); never what was passed.
+        self._opened: list[Any] = [self.state] if isinstance(state, str) else []
         if providers is None:
             providers = settings.order
         self.config = settings
@@ -139,6 +141,8 @@ class _BaseClient:
         self._providers = _configure(providers, plugin_manager, settings)
         self.uploader = uploader or installed_uploader(plugin_manager)
         self._store = _store(ledger)
+        if self._store is not ledger:
+            self._opened.append(self._store)
         if cache and self._store.folder is None:
             raise ConfigurationError(
                 "the result cache keeps results in the ledger's folder: pass ledger=... (or set "
@@ -291,6 +295,14 @@ class _BaseClient:
 
     def _handle(self, job_id: str, **kwargs: Any) -> Any:
         raise NotImplementedError
+
+    def _close_opened(self) -> None:
+        """Close what the client opened itself (once: closing again does nothing)."""
+        opened, self._opened = self._opened, []
+        for resource in opened:
+            close = getattr(resource, "close", None)
+            if callable(close):
+                close()
 
     def _job_context(self) -> JobContext:
         return JobContext(
@@ -606,9 +618,11 @@ class SwapClient(_BaseClient):
         return step.check(response)
 
     def close(self) -> None:
-        """Close the HTTP connections (unless the caller supplied the `httpx.Client`)."""
+        """Close the HTTP connections (unless the caller supplied the `httpx.Client`), and the
+        ledger and state store this client opened from a path or URL."""
         if self._owns_http:
             self._http.close()
+        self._close_opened()
 
     def __enter__(self) -> Self:
         return self
@@ -800,9 +814,11 @@ class AsyncSwapClient(_BaseClient):
         return step.check(response)
 
     async def aclose(self) -> None:
-        """Close the HTTP connections (unless the caller supplied the `httpx.AsyncClient`)."""
+        """Close the HTTP connections (unless the caller supplied the `httpx.AsyncClient`), and
+        the ledger and state store this client opened from a path or URL."""
         if self._owns_http:
             await self._http.aclose()
+        self._close_opened()
 
     async def __aenter__(self) -> Self:
         return self

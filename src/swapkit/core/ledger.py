@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import secrets
@@ -39,9 +40,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from swapkit.core.breaker import BreakerState
+from swapkit.core.errors import LedgerUnavailable
+
+T = TypeVar("T")
 
 __all__ = [
     "CacheEntry",
@@ -411,6 +415,24 @@ def _v3(connection: sqlite3.Connection) -> None:
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
 
 
+def _sqlite_errors(method: Callable[..., T]) -> Callable[..., T]:
+    """SQLite's errors (a full disk, a file locked past the busy timeout, a closed ledger) as
+    `LedgerUnavailable`, never a bare exception."""
+
+    @functools.wraps(method)
+    def call(self: SqliteLedger, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise LedgerUnavailable(
+                f"the ledger {str(self.path)!r} could not be read or written "
+                f"({type(exc).__name__}: {str(exc)[:200]}); check the disk and the file's "
+                "permissions (a closed client's ledger is closed too)"
+            ) from None
+
+    return call
+
+
 class SqliteLedger:
     """The ledger in one SQLite file, shared safely by the processes of one host."""
 
@@ -476,11 +498,13 @@ class SqliteLedger:
 
     # -- jobs ---------------------------------------------------------------------------------
 
+    @_sqlite_errors
     def secret(self) -> bytes:
         with self._lock:
             row = self._connection.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
         return bytes.fromhex(row[0])
 
+    @_sqlite_errors
     def claim(self, record: JobRecord) -> JobRecord:
         marks = ", ".join("?" for _ in _COLUMNS)
         with self._transaction() as connection:
@@ -496,6 +520,7 @@ class SqliteLedger:
             ).fetchone()
         return _record(row)
 
+    @_sqlite_errors
     def save(self, record: JobRecord) -> None:
         marks = ", ".join("?" for _ in _COLUMNS)
         with self._transaction() as connection:
@@ -504,6 +529,7 @@ class SqliteLedger:
                 _row(record),
             )
 
+    @_sqlite_errors
     def get(self, job_id: str) -> JobRecord | None:
         with self._lock:
             row = self._connection.execute(
@@ -511,6 +537,7 @@ class SqliteLedger:
             ).fetchone()
         return _record(row) if row else None
 
+    @_sqlite_errors
     def take_over(self, job_id: str, seen_owner: str | None, owner: str) -> bool:
         with self._transaction() as connection:
             changed = connection.execute(
@@ -519,6 +546,7 @@ class SqliteLedger:
             ).rowcount
         return bool(changed)
 
+    @_sqlite_errors
     def lease(self, job_id: str, owner: str, seconds: float) -> bool:
         now = time.time()
         with self._transaction() as connection:
@@ -530,10 +558,12 @@ class SqliteLedger:
             ).rowcount
         return bool(taken)
 
+    @_sqlite_errors
     def release_lease(self, job_id: str, owner: str) -> None:
         with self._transaction() as connection:
             connection.execute("DELETE FROM leases WHERE job_id = ? AND owner = ?", (job_id, owner))
 
+    @_sqlite_errors
     def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:
         query = f"SELECT {', '.join(_COLUMNS)} FROM jobs"
         arguments: tuple[Any, ...] = ()
@@ -545,6 +575,7 @@ class SqliteLedger:
             rows = self._connection.execute(query, (*arguments, limit)).fetchall()
         return [_record(row) for row in rows]
 
+    @_sqlite_errors
     def purge(self, older_than: float) -> int:
         finals = tuple(sorted(FINAL_STATES))
         with self._transaction() as connection:
@@ -553,6 +584,7 @@ class SqliteLedger:
                 (older_than, *finals),
             ).rowcount
 
+    @_sqlite_errors
     def claim_delivery(self, delivery_id: str, job_id: str) -> bool:
         with self._transaction() as connection:
             inserted = connection.execute(
@@ -563,6 +595,7 @@ class SqliteLedger:
 
     # -- the result cache -----------------------------------------------------------------------
 
+    @_sqlite_errors
     def cache_get(self, request_key: str) -> CacheEntry | None:
         with self._lock:
             row = self._connection.execute(
@@ -574,6 +607,7 @@ class SqliteLedger:
             return None
         return CacheEntry(row[0], row[1], row[2], row[3], json.loads(row[4]))
 
+    @_sqlite_errors
     def cache_put(self, entry: CacheEntry) -> None:
         with self._transaction() as connection:
             connection.execute(
@@ -594,6 +628,7 @@ class SqliteLedger:
         """The ledger as a `BreakerStore`, for `CircuitBreaker(store=...)`."""
         return LedgerBreakers(self)
 
+    @_sqlite_errors
     def get_breaker(self, provider: str) -> BreakerState:
         with self._lock:
             row = self._connection.execute(
@@ -601,6 +636,7 @@ class SqliteLedger:
             ).fetchone()
         return BreakerState(**json.loads(row[0])) if row else BreakerState()
 
+    @_sqlite_errors
     def update_breaker(
         self, provider: str, fn: Callable[[BreakerState], BreakerState]
     ) -> tuple[BreakerState, BreakerState]:

@@ -343,6 +343,13 @@ class ResilientStateStore:
         """True while the primary store is failing and verbs are answered locally."""
         return self._degraded
 
+    def close(self) -> None:
+        """Close the primary store's connections (and the fallback's, if it has any)."""
+        for store in (self.primary, self.fallback):
+            close = getattr(store, "close", None)
+            if callable(close):
+                close()
+
     @property
     def namespace(self) -> str:
         return self.primary.namespace
