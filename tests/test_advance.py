@@ -229,6 +229,58 @@ def test_a_job_left_submitting_by_a_dead_worker_becomes_unknown(
     assert sandbox.requests == []
 
 
+def _dead_process() -> str:
+    """``host:pid`` of a process of this host that has exited."""
+    from swapkit.core.ledger import owner_id
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return f"{owner_id().rpartition(':')[0]}:{child.pid}"
+
+
+def test_a_lease_held_by_a_dead_local_worker_is_taken_over_at_once(
+    kind: str, options: dict[str, Any], sandbox: Any, tmp_path: Path, ledger: Path
+) -> None:
+    pairs = _images(tmp_path / "in", 3)
+    with SwapClient(**options) as client:
+        queued, taken, submitting = (client.enqueue(source=f, target=s) for f, s in pairs)
+    dead = _dead_process()
+    store = SqliteLedger(ledger)
+    for job_id in (queued, taken, submitting):
+        assert store.lease(job_id, f"{dead}:worker", 600)  # a lease that outlives the worker
+    assert store.take_over(taken, None, dead)  # it had taken the job, then died
+    record = store.get(submitting)
+    assert record is not None
+    store.save(record.copy(state="submitting", owner=dead))  # it died with the submit out
+    store.close()
+
+    final = _drain(kind, options, [queued, taken, submitting])
+    assert final[queued].state == "succeeded"
+    assert final[taken].state == "succeeded"
+    assert final[submitting].state == "unknown"  # may have been paid: never sent again
+    assert sorted(_submits_per_job(sandbox).values()) == [1, 1]
+
+
+def test_a_lease_held_by_a_live_worker_is_left_alone(
+    options: dict[str, Any], sandbox: Any, tmp_path: Path, ledger: Path
+) -> None:
+    from swapkit.core.ledger import owner_id
+
+    ((face, scene),) = _images(tmp_path / "in", 1)
+    with SwapClient(**options) as client:
+        job_id = client.enqueue(source=face, target=scene)
+        store = SqliteLedger(ledger)
+        assert store.lease(job_id, f"{owner_id()}:another-thread", 600)
+        assert store.lease_holder(job_id) == f"{owner_id()}:another-thread"
+        assert client.advance(job_id).state == "queued"
+        assert store.lease(job_id, "elsewhere:123:x", 600) is False
+        store.release_lease(job_id, f"{owner_id()}:another-thread")
+        assert store.lease(job_id, "elsewhere:123:x", 600)  # a host this one cannot see
+        assert client.advance(job_id).state == "queued"
+        store.close()
+    assert sandbox.requests == []
+
+
 def test_threads_advancing_the_same_jobs_submit_each_once(
     options: dict[str, Any], sandbox: Any, tmp_path: Path
 ) -> None:

@@ -100,15 +100,19 @@ def test_take_over_compares_the_owner(store: JobStore) -> None:
 
 
 def test_leases_are_held_renewed_released_and_expire(store: JobStore) -> None:
+    assert store.lease_holder("swp_1") is None
     assert store.lease("swp_1", "a", 0.2)
     assert not store.lease("swp_1", "b", 0.2)
+    assert store.lease_holder("swp_1") == "a"
     assert store.lease("swp_1", "a", 0.2)  # renewed by its holder
     store.release_lease("swp_1", "b")  # not the holder: nothing happens
     assert not store.lease("swp_1", "b", 0.2)
     store.release_lease("swp_1", "a")
+    assert store.lease_holder("swp_1") is None
     assert store.lease("swp_1", "b", 0.05)
     time.sleep(0.1)
-    assert store.lease("swp_1", "c", 0.2)  # expired
+    assert store.lease_holder("swp_1") is None  # expired
+    assert store.lease("swp_1", "c", 0.2)
 
 
 def test_deliveries_are_claimed_once_and_the_secret_is_stable(store: JobStore) -> None:

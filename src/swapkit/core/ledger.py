@@ -182,6 +182,10 @@ class JobStore(Protocol):
         """Give the lease up, if `owner` holds it."""
         ...
 
+    def lease_holder(self, job_id: str) -> str | None:
+        """Who holds the job's lease now (None when it is free or expired)."""
+        ...
+
     def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:
         """The most recently updated jobs, optionally in one state."""
         ...
@@ -324,6 +328,11 @@ class MemoryJobStore:
         with self._lock:
             if self._leases.get(job_id, (None, 0.0))[0] == owner:
                 del self._leases[job_id]
+
+    def lease_holder(self, job_id: str) -> str | None:
+        with self._lock:
+            holder, until = self._leases.get(job_id, (None, 0.0))
+            return holder if until > time.time() else None
 
     def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:
         with self._lock:
@@ -562,6 +571,14 @@ class SqliteLedger:
     def release_lease(self, job_id: str, owner: str) -> None:
         with self._transaction() as connection:
             connection.execute("DELETE FROM leases WHERE job_id = ? AND owner = ?", (job_id, owner))
+
+    @_sqlite_errors
+    def lease_holder(self, job_id: str) -> str | None:
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT owner FROM leases WHERE job_id = ? AND until > ?", (job_id, time.time())
+            ).fetchone()
+        return str(row[0]) if row else None
 
     @_sqlite_errors
     def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:

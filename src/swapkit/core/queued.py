@@ -37,7 +37,7 @@ from swapkit.core.jobflow import (
     _succeeded,
 )
 from swapkit.core.jobs import attempt_from_record, request_key, request_summary
-from swapkit.core.ledger import JobRecord, owner_id
+from swapkit.core.ledger import JobRecord, JobStore, owner_alive, owner_id
 from swapkit.core.models import SwapRequest, Template
 from swapkit.core.provider import Pending, PreparedSwap
 from swapkit.core.routing import prepare
@@ -125,7 +125,8 @@ def advance_flow(
     """Move a job one step forward, safely from any number of processes at once.
 
     It leases the job (another holder's live lease means someone else is advancing it: the
-    record is returned as it is), then: a ``queued`` job is submitted (``submitting`` is
+    record is returned as it is; a lease held by a dead process of this host is taken over),
+    then: a ``queued`` job is submitted (``submitting`` is
     recorded before the paid request goes out, and failover runs as for `swap()`); an accepted
     job is polled once, and finished when the vendor is done; a job found ``submitting`` (its
     advancer died between "about to submit" and the vendor's answer, or its lease ran out)
@@ -139,7 +140,9 @@ def advance_flow(
     if record.final:
         return record
     holder = f"{owner_id()}:{uuid.uuid4().hex[:12]}"
-    if not store.lease(job_id, holder, lease_seconds):
+    if not store.lease(job_id, holder, lease_seconds) and not (
+        _release_dead_holder(store, job_id) and store.lease(job_id, holder, lease_seconds)
+    ):
         return record
     try:
         record = _stored(store, job_id)
@@ -150,6 +153,22 @@ def advance_flow(
         return _stored(store, job_id)
     finally:
         store.release_lease(job_id, holder)
+
+
+def _release_dead_holder(store: JobStore, job_id: str) -> bool:
+    """Free the job's lease when its holder is a process of this host that has died (a
+    worker killed mid-advance); whether it did.
+
+    A lease outlives its holder by design (a submit's lease lasts until the job's deadline),
+    and without this a job whose worker died would wait that long for the next.  A holder on
+    another host cannot be seen from here: its lease runs out instead.
+    """
+    holder_of = getattr(store, "lease_holder", None)  # a store written before it existed
+    held_by = holder_of(job_id) if callable(holder_of) else None
+    if not isinstance(held_by, str) or owner_alive(held_by.rpartition(":")[0]):
+        return False
+    store.release_lease(job_id, held_by)  # only if it is still that holder's
+    return True
 
 
 def _advance(ctx: JobContext, record: JobRecord) -> Generator[Step, Any, None]:

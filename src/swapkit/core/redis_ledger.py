@@ -216,6 +216,11 @@ class RedisJobStore:
         self._release(keys=[self._key("lease", job_id)], args=[owner])
 
     @_translated
+    def lease_holder(self, job_id: str) -> str | None:
+        holder = self._redis.get(self._key("lease", job_id))
+        return None if holder is None else _text(holder)
+
+    @_translated
     def list(self, state: str | None = None, limit: int = 50) -> list[JobRecord]:
         index = self._key("state", state) if state is not None else self._key("jobs")
         ids = [_text(found) for found in self._redis.zrevrange(index, 0, max(limit, 1) - 1)]
