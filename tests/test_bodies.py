@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swapkit.core.images import ENCODE_ONCE_BYTES, Base64Text
+from swapkit.core.images import Base64Text
 from swapkit.core.models import SwapRequest
 from swapkit.core.routing import prepare
 from swapkit.provider import JsonBody
@@ -53,10 +54,34 @@ def test_the_same_image_as_source_and_target_is_held_and_encoded_once(tmp_path: 
 
 
 def test_a_large_image_is_encoded_while_it_is_sent() -> None:
-    big = padded_png(ENCODE_ONCE_BYTES + 1000)
+    big = padded_png(3 * 2**20)
     prepared = prepare(SwapRequest(source=big, target=make_image()))
-    assert isinstance(prepared.source.encoded, Base64Text)
-    assert isinstance(prepared.target.encoded, bytes)  # type: ignore[union-attr]
+    body = JsonBody({"source": prepared.source.encoded, "style": "cartoon"})
+    chunks = list(body)
+    assert max(len(chunk) for chunk in chunks) <= 300_000  # slices, never the 4 MB whole
+    assert json.loads(b"".join(chunks))["source"] == base64.b64encode(big).decode()
+
+
+def test_an_image_in_a_body_twice_is_encoded_once_per_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    image = make_image()
+    prepared = prepare(SwapRequest(source=image, target=image))
+    assert prepared.target is not None
+    encodings: list[int] = []
+    original = Base64Text.__bytes__
+
+    def counted(self: Base64Text) -> bytes:
+        encodings.append(1)
+        return original(self)
+
+    monkeypatch.setattr(Base64Text, "__bytes__", counted)
+    body = JsonBody({"source": prepared.source.encoded, "target": prepared.target.encoded})
+    (chunk,) = list(body)
+    assert json.loads(chunk) == {"source": base64.b64encode(image).decode()} | {
+        "target": base64.b64encode(image).decode()
+    }
+    assert len(encodings) == 1
 
 
 def test_a_small_body_goes_out_in_one_write() -> None:

@@ -53,7 +53,6 @@ from swapkit.core.models import ImageInput
 from swapkit.core.untrusted import decode_base64
 
 __all__ = [
-    "ENCODE_ONCE_BYTES",
     "MAX_INPUT_BYTES",
     "MAX_PIXELS",
     "Base64Text",
@@ -104,9 +103,6 @@ def sniff_media_type(data: bytes | memoryview) -> str | None:
     return None
 
 
-#: Images up to this size are base64-encoded once and the result kept for every attempt;
-#: larger ones are encoded slice by slice as each request body is sent.
-ENCODE_ONCE_BYTES = 4 * 1024 * 1024
 #: Input bytes per slice of a streamed encoding (a multiple of 3: slices join without padding).
 _SLICE_BYTES = 3 * 64 * 1024
 
@@ -182,15 +178,15 @@ class LoadedImage:
         return encoded
 
     @property
-    def encoded(self) -> bytes | Base64Text:
-        """The base64 encoding for a request body (`swapkit.provider.json_request` streams it):
-        the shared bytes for an image up to `ENCODE_ONCE_BYTES`, else a `Base64Text` encoded
-        slice by slice as the body is sent."""
+    def encoded(self) -> Base64Text:
+        """The base64 encoding for a request body (`swapkit.provider.json_request`): a
+        `Base64Text`, made as the body is sent and never kept, one per distinct image."""
         if self.data is None:
             raise ValueError(f"{self.role} image is a URL, not bytes")
-        if "base64" in self._encodings or len(self.data) <= ENCODE_ONCE_BYTES:
-            return self.base64
-        return Base64Text(self.data)
+        text: Base64Text | None = self._encodings.get("text")
+        if text is None:
+            text = self._encodings["text"] = Base64Text(self.data)
+        return text
 
     def twin(self, role: str, origin: str) -> LoadedImage:
         """This image in another role (the same bytes as source and target): held once, and
