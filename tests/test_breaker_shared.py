@@ -273,3 +273,24 @@ def test_clients_sharing_redis_share_their_breakers(
     finally:
         second.close()
         forget(first)
+
+
+def test_a_probe_that_outlived_its_reservation_releases_nothing() -> None:
+    now = [EPOCH]
+    breaker = CircuitBreaker(
+        failure_threshold=1,
+        cooldown_seconds=COOLDOWN,
+        probe_timeout_seconds=60,
+        clock=lambda: now[0],
+    )
+    breaker.record_failure("vendor")
+    now[0] += COOLDOWN
+    slow = breaker.admit("vendor")
+    assert slow.probe
+    now[0] += 61  # the slow probe's reservation expired: the next call probes
+    fresh = breaker.admit("vendor")
+    assert fresh.probe
+    breaker.release("vendor", slow.probe_until)  # the slow call gives up: not the new probe
+    assert breaker.admit("vendor").reason == "circuit half-open: a probe call is in flight"
+    breaker.release("vendor", fresh.probe_until)
+    assert breaker.admit("vendor").probe

@@ -147,6 +147,9 @@ class Admission:
     #: that it means the same whatever clock the breaker or pacer keeps (a shared store's
     #: wall clock, a client's monotonic one).
     retry_in: float | None = None
+    #: The probe's reservation (its expiry on the breaker's clock), for `CircuitBreaker.release`:
+    #: a probe that outlived its reservation must not release the next caller's.
+    probe_until: float | None = None
 
 
 Listener = Callable[[str, BreakerState, BreakerState], None]
@@ -227,7 +230,7 @@ class CircuitBreaker:
         probe = dataclasses.replace(
             state, status="half_open", probing=True, probe_until=now + self.probe_timeout_seconds
         )
-        return Admission(probe=True), probe
+        return Admission(probe=True, probe_until=probe.probe_until), probe
 
     def record_success(self, provider: str) -> None:
         """A call succeeded: the breaker closes."""
@@ -250,10 +253,16 @@ class CircuitBreaker:
 
         self._update(provider, transition)
 
-    def release(self, provider: str) -> None:
+    def release(self, provider: str, probe_until: float | None = None) -> None:
         """A call ended without a verdict on the provider (a bad input, an exception, a
-        cancellation): if it held the probe, the next call may probe."""
-        self._update(
-            provider,
-            lambda state: dataclasses.replace(state, probing=False) if state.probing else state,
-        )
+        cancellation): if it held the probe, the next call may probe.
+
+        Pass the probe's `Admission.probe_until`: a call whose probe reservation expired (and
+        was given to another call) then releases nothing."""
+
+        def transition(state: BreakerState) -> BreakerState:
+            if not state.probing or probe_until not in (None, state.probe_until):
+                return state
+            return dataclasses.replace(state, probing=False)
+
+        self._update(provider, transition)

@@ -319,7 +319,7 @@ def swap_flow(
                 paced = _pace(router, provider)
                 if paced.reason is not None:
                     if admission.probe and router.breaker is not None:
-                        router.breaker.release(provider.name)
+                        router.breaker.release(provider.name, admission.probe_until)
                     admission = paced
             if admission.reason is not None:
                 blocked.append((provider, chosen, admission))
@@ -329,7 +329,7 @@ def swap_flow(
                 refusal = swap.over_budget(provider)
                 if refusal is not None or not budget.take_attempt():
                     if admission.probe and router.breaker is not None:
-                        router.breaker.release(provider.name)
+                        router.breaker.release(provider.name, admission.probe_until)
                     if refusal is None:
                         break  # max_attempts spent
                     swap.skip(provider, refusal)
@@ -431,11 +431,11 @@ def _attempt(
         return exc
     finally:
         if admission.probe and not judged and breaker is not None:
-            breaker.release(provider.name)
+            breaker.release(provider.name, admission.probe_until)
     attempt = swap.record(run, reason, started, None)
     if isinstance(result, Handoff):  # accepted and running: no verdict on the vendor yet
         if admission.probe and breaker is not None:
-            breaker.release(provider.name)
+            breaker.release(provider.name, admission.probe_until)
         attempts = tuple(swap.attempts)
         return Submitted(swap.swap_id, result, attempts, spent(attempts))
     if breaker is not None:
