@@ -604,7 +604,7 @@ class SwapClient(_BaseClient):
         failure: SwapError | None = None
         try:
             with exchange_deadline(exchange.limit):
-                response = self._http.send(request)
+                response = _unbound(self._http.send(request))
         except httpx.TransportError as exc:
             failure = transport_error(exc, step, exchange)
         except RuntimeError:
@@ -798,7 +798,7 @@ class AsyncSwapClient(_BaseClient):
             # httpx's own timeouts (the pool's, each read's) are the same limit and fire first
             # when they apply: they say more (a full pool is not the vendor's fault)
             with anyio.fail_after(exchange.limit + _EXCHANGE_GRACE_SECONDS):
-                response = await self._http.send(request)
+                response = _unbound(await self._http.send(request))
         except TimeoutError:
             # the whole exchange (not one read) outlived the time the swap had left
             late = httpx.ReadTimeout(f"no complete answer within {exchange.limit:.1f}s")
@@ -830,6 +830,23 @@ class AsyncSwapClient(_BaseClient):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _unbound(response: httpx.Response) -> httpx.Response:
+    """`response` (read whole, closed) without the stream httpx bound to it.
+
+    httpx's bound stream and its response refer to each other, so a response lives until the
+    garbage collector finds the cycle, body included: with large results, every swap left a
+    few megabytes for the allocator to grow the heap around, then give back and fault in
+    again (a thousand page faults a swap for an 11-megapixel result).  Once the body is read
+    the stream is spent; without it the response, and its body, go as soon as they are
+    unused.
+    """
+    response.stream = _SPENT
+    return response
+
+
+_SPENT = httpx.ByteStream(b"")
 
 
 def _store(ledger: str | os.PathLike[str] | JobStore | None) -> JobStore:
