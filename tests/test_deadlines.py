@@ -318,3 +318,30 @@ def test_a_closed_client_is_a_local_failure(
             asyncio.run(go())
     assert info.value.attempts[-1].charged is False
     assert breaker.store.get("deepswapai").status == "closed"
+
+
+@pytest.mark.block_network(allowed_hosts=[r"127\.0\.0\.1"])
+def test_the_async_client_keeps_its_deadline_under_trio(
+    swapkit_sandbox_server: Any, plugin_manager: pluggy.PluginManager
+) -> None:
+    """asyncio runs exchanges under its own timeout; any other loop under anyio's."""
+    import anyio
+
+    sandbox = {"api_key": "ds-sandbox", "base_url": swapkit_sandbox_server.base_url("deepswapai")}
+
+    async def swap(settings: dict[str, Any]) -> Any:
+        options = {"providers": {"deepswapai": settings}, "plugin_manager": plugin_manager}
+        async with AsyncSwapClient(**options) as client:
+            try:
+                return await client.swap(source=FACE, target=SCENE, deadline=1.0)
+            except errors.SwapError as exc:
+                return exc
+
+    result = anyio.run(swap, sandbox, backend="trio")
+    assert result.provider == "deepswapai"
+    with LoopbackServer(_Drip) as server:
+        started = time.monotonic()
+        dripped = {"api_key": "k", "base_url": server.url.rstrip("/")}
+        outcome = anyio.run(swap, dripped, backend="trio")
+    assert isinstance(outcome, errors.OutcomeUnknown)
+    assert time.monotonic() - started < 2.0

@@ -9,10 +9,13 @@ signatures in step.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import math
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -797,7 +800,7 @@ class AsyncSwapClient(_BaseClient):
         try:
             # httpx's own timeouts (the pool's, each read's) are the same limit and fire first
             # when they apply: they say more (a full pool is not the vendor's fault)
-            with anyio.fail_after(exchange.limit + _EXCHANGE_GRACE_SECONDS):
+            async with _time_limit(exchange.limit + _EXCHANGE_GRACE_SECONDS):
                 response = _unbound(await self._http.send(request))
         except TimeoutError:
             # the whole exchange (not one read) outlived the time the swap had left
@@ -830,6 +833,27 @@ class AsyncSwapClient(_BaseClient):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _time_limit(seconds: float) -> contextlib.AbstractAsyncContextManager[object]:
+    """``TimeoutError`` when the block outlives `seconds`: asyncio's own timeout on asyncio
+    (Python 3.11+), `anyio.fail_after` on any other loop.  anyio's works everywhere, but it
+    works out which event loop runs on every call: that cost an async swap 5 % of its
+    throughput at 50 at once."""
+    if sys.version_info >= (3, 11):
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # trio, or another loop anyio knows
+            pass
+        else:
+            return asyncio.timeout(seconds)
+    return _async_context(anyio.fail_after(seconds))
+
+
+@contextlib.asynccontextmanager
+async def _async_context(limit: contextlib.AbstractContextManager[object]) -> AsyncIterator[object]:
+    with limit as scope:
+        yield scope
 
 
 def _unbound(response: httpx.Response) -> httpx.Response:
