@@ -14,6 +14,10 @@ directly (a local SQLite write is a millisecond).
   "about to submit" and the vendor's answer becomes ``unknown`` (`OutcomeUnknown`): never
   resubmitted.
 * `token_flow` finishes a job from its token alone, without a store.
+
+The steps they are made of are shared with queued jobs (`swapkit.core.queued`) and webhooks:
+`new_job_record`, `run_job` (run a job this process owns), `resume_job` (finish an accepted
+one), and the recording helpers `stored_job`, `save_job`, `record_success`, `record_error`.
 """
 
 from __future__ import annotations
@@ -60,7 +64,19 @@ from swapkit.core.retry import Budget
 from swapkit.core.routing import Router, Submitted, spent, swap_flow
 from swapkit.core.uploads import Uploader
 
-__all__ = ["JobContext", "job_flow", "settle_flow", "token_flow"]
+__all__ = [
+    "JobContext",
+    "job_flow",
+    "new_job_record",
+    "record_error",
+    "record_success",
+    "resume_job",
+    "run_job",
+    "save_job",
+    "settle_flow",
+    "stored_job",
+    "token_flow",
+]
 
 #: How often a call waiting on another process's job looks at the store again (seconds).
 _RECHECK_SECONDS = 0.25
@@ -114,7 +130,7 @@ def job_flow(
     mode: CacheMode | None = cache or ("reuse" if ctx.cache else None)
     compared = idempotency_key is not None or mode is not None
     durable = not isinstance(store, MemoryJobStore)
-    record = _job_record(
+    record = new_job_record(
         ctx, prepared, idempotency_key, owner=owner_id(), digests=compared or durable
     )
     key = record.request_key
@@ -131,14 +147,14 @@ def job_flow(
     if mode == "reuse":
         hit = _cached(ctx, key)
         if hit is not None:
-            _save(ctx, held, state="succeeded", result=result_record(hit), spent_usd=0.0)
+            save_job(ctx, held, state="succeeded", result=result_record(hit), spent_usd=0.0)
             hit = dataclasses.replace(hit, swap_id=held.id)
-            return _stored(store, held.id) if detach else hit
-    flow = _run(ctx, held, prepared, detach, mode, fresh=True)
+            return stored_job(store, held.id) if detach else hit
+    flow = run_job(ctx, held, prepared, detach, mode, fresh=True)
     return (yield from _observed(ctx, held.id, flow))
 
 
-def _job_record(
+def new_job_record(
     ctx: JobContext,
     prepared: PreparedSwap,
     idempotency_key: str | None,
@@ -199,7 +215,7 @@ def _finish_fields(prepared: PreparedSwap) -> dict[str, Any]:
     return {"output_format": request.output_format, "output_quality": request.output_quality}
 
 
-def _run(
+def run_job(
     ctx: JobContext,
     record: JobRecord,
     prepared: PreparedSwap,
@@ -243,21 +259,21 @@ def _run(
     try:
         outcome = yield from flow
     except SwapError as exc:
-        _ended(ctx, record.id, exc)
+        record_error(ctx, record.id, exc)
         raise
     except GeneratorExit:
         _abandoned(ctx, record.id)
         raise
     if isinstance(outcome, Submitted):
-        current = _stored(ctx.store, record.id)
-        _save(
+        current = stored_job(ctx.store, record.id)
+        save_job(
             ctx,
             current,
             attempts=[attempt_record(a) for a in outcome.attempts],
             spent_usd=outcome.spent_usd,
         )
-        return _stored(ctx.store, record.id)
-    _succeeded(ctx, record.id, outcome, mode)
+        return stored_job(ctx.store, record.id)
+    record_success(ctx, record.id, outcome, mode)
     return outcome
 
 
@@ -299,7 +315,7 @@ def settle_flow(
             if detach:
                 return record
             left = None if waited_until is None else waited_until - time.time()
-            return (yield from _resume(ctx, record, left))
+            return (yield from resume_job(ctx, record, left))
         dead = not owner_alive(record.owner) or time.time() >= record.deadline_at
         if dead:
             settled = yield from _orphan(ctx, record, prepared, detach)
@@ -327,23 +343,23 @@ def _orphan(
         if prepared is not None and time.time() < record.deadline_at:
             if not store.take_over(record.id, record.owner, me):
                 return None
-            taken = _stored(store, record.id)
+            taken = stored_job(store, record.id)
             mode: CacheMode | None = "reuse" if ctx.cache else None
-            return (yield from _run(ctx, taken, prepared, detach, mode))
+            return (yield from run_job(ctx, taken, prepared, detach, mode))
         error = SwapError(
             f"job {record.id} was never sent: the process running it stopped first; submit it again"
         )
-        _ended(ctx, record.id, error, state="failed")
+        record_error(ctx, record.id, error, state="failed")
         raise _with_attempts(error, record)
     # it died between "about to submit" and the vendor's answer: never sent again
     if not store.take_over(record.id, record.owner, me):
         return None
-    taken = _stored(store, record.id)
-    _save(ctx, taken, state="unknown")
+    taken = stored_job(store, record.id)
+    save_job(ctx, taken, state="unknown")
     raise _with_attempts(unknown_from_record(taken), taken)
 
 
-def _resume(
+def resume_job(
     ctx: JobContext, record: JobRecord, limit: float | None, *, late: bool = False
 ) -> Generator[Step, Any, SwapResult]:
     """Finish a job the vendor accepted: poll (free), download, record the result.
@@ -368,17 +384,17 @@ def _resume(
                 job_id=record.id,
                 status=JobStatus.of(record),
             ) from None
-        _ended(ctx, record.id, exc)
+        record_error(ctx, record.id, exc)
         raise _with_attempts(exc, record) from None
     except SwapError as exc:
-        _ended(ctx, record.id, exc)
+        record_error(ctx, record.id, exc)
         raise _with_attempts(exc, record) from None
     attempts = tuple(attempt_from_record(a) for a in record.attempts)
     result = dataclasses.replace(
         result, swap_id=record.id, attempts=attempts, spent_usd=record.spent_usd
     )
     mode: CacheMode | None = "reuse" if ctx.cache else None
-    _succeeded(ctx, record.id, result, mode)
+    record_success(ctx, record.id, result, mode)
     return result
 
 
@@ -506,7 +522,8 @@ def _keep(ctx: JobContext, key: str, result: SwapResult) -> str | None:
 # -- recording -------------------------------------------------------------------------------
 
 
-def _stored(store: JobStore, job_id: str) -> JobRecord:
+def stored_job(store: JobStore, job_id: str) -> JobRecord:
+    """The job's record, which must exist (it was just written, or read a moment ago)."""
     record = store.get(job_id)
     if record is None:  # pragma: no cover - the job was just written
         raise InvalidRequest(f"job {job_id} vanished from the ledger")
@@ -523,14 +540,14 @@ def _abandoned(ctx: JobContext, job_id: str) -> None:
         if record is None or record.owner != owner_id():
             return
         if record.state == "queued":
-            _save(ctx, record, owner=None)
+            save_job(ctx, record, owner=None)
         elif record.state == "submitting":
-            _save(ctx, record, state="unknown")
+            save_job(ctx, record, state="unknown")
     except Exception:  # recording must not mask the cancellation itself
         logging.getLogger("swapkit").exception("swapkit: could not record job %s", job_id)
 
 
-def _save(ctx: JobContext, record: JobRecord, **changes: Any) -> None:
+def save_job(ctx: JobContext, record: JobRecord, **changes: Any) -> None:
     """Store `record` with `changes`; a change of state is told to the observers and logged."""
     saved = record.copy(updated_at=time.time(), **changes)
     ctx.store.save(saved)
@@ -538,14 +555,17 @@ def _save(ctx: JobContext, record: JobRecord, **changes: Any) -> None:
         ctx.router.events.job_changed(saved.id, saved.state, saved.provider, saved.vendor_job_id)
 
 
-def _succeeded(ctx: JobContext, job_id: str, result: SwapResult, mode: CacheMode | None) -> None:
-    record = _stored(ctx.store, job_id)
+def record_success(
+    ctx: JobContext, job_id: str, result: SwapResult, mode: CacheMode | None
+) -> None:
+    """Record the job's result (kept in the cache when `mode` says so): it has succeeded."""
+    record = stored_job(ctx.store, job_id)
     metadata = result_record(result)
     if mode is not None and not result.cached:
         path = _keep(ctx, record.request_key, result)
         if path is not None:
             metadata["cache_path"] = path
-    _save(
+    save_job(
         ctx,
         record,
         state="succeeded",
@@ -559,7 +579,9 @@ def _succeeded(ctx: JobContext, job_id: str, result: SwapResult, mode: CacheMode
     )
 
 
-def _ended(ctx: JobContext, job_id: str, error: SwapError, *, state: str | None = None) -> None:
+def record_error(
+    ctx: JobContext, job_id: str, error: SwapError, *, state: str | None = None
+) -> None:
     """Record the error a job ended with (an unknown outcome as ``unknown``)."""
     from swapkit.core.errors import OutcomeUnknown
 
@@ -569,7 +591,7 @@ def _ended(ctx: JobContext, job_id: str, error: SwapError, *, state: str | None 
     attempts = [attempt_record(a) for a in error.attempts] or record.attempts
     final = state or ("unknown" if isinstance(error, OutcomeUnknown) else "failed")
     provider = error.provider if isinstance(error, ProviderError) else None
-    _save(
+    save_job(
         ctx,
         record,
         state=final,

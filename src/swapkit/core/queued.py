@@ -28,13 +28,13 @@ from swapkit.core.flow import Finish, Run, Step, poll_once_flow
 from swapkit.core.images import is_file_reference
 from swapkit.core.jobflow import (
     JobContext,
-    _ended,
-    _job_record,
-    _resume,
-    _run,
-    _save,
-    _stored,
-    _succeeded,
+    new_job_record,
+    record_error,
+    record_success,
+    resume_job,
+    run_job,
+    save_job,
+    stored_job,
 )
 from swapkit.core.jobs import attempt_from_record, request_key, request_summary
 from swapkit.core.ledger import JobRecord, JobStore, owner_alive, owner_id
@@ -78,7 +78,7 @@ def enqueue(ctx: JobContext, request: SwapRequest, idempotency_key: str | None) 
     refuses inputs that changed in between.
     """
     prepared = prepare(request)
-    record = _job_record(ctx, prepared, idempotency_key, owner=None)
+    record = new_job_record(ctx, prepared, idempotency_key, owner=None)
     record.request["inputs"] = {
         "source": _reference(request.source, "source"),
         "target": _reference(request.target, "target"),
@@ -145,12 +145,12 @@ def advance_flow(
     ):
         return record
     try:
-        record = _stored(store, job_id)
+        record = stored_job(store, job_id)
         if record.final:
             return record
         with contextlib.suppress(SwapError):  # recorded on the job by the flow that raised it
             yield from _advance(ctx, record)
-        return _stored(store, job_id)
+        return stored_job(store, job_id)
     finally:
         store.release_lease(job_id, holder)
 
@@ -176,27 +176,27 @@ def _advance(ctx: JobContext, record: JobRecord) -> Generator[Step, Any, None]:
     if record.state == "queued":
         if time.time() >= record.deadline_at:
             error = SwapError(f"job {record.id} reached its deadline before it was sent")
-            _ended(ctx, record.id, error, state="failed")
+            record_error(ctx, record.id, error, state="failed")
             return
         try:
             prepared = _queued_request(ctx, record)
         except InvalidRequest as exc:
-            _ended(ctx, record.id, exc, state="failed")
+            record_error(ctx, record.id, exc, state="failed")
             return
         if not store.take_over(record.id, record.owner, owner_id()):
             return
-        taken = _stored(store, record.id)
-        yield from _run(ctx, taken, prepared, True, "refresh" if store.folder else None)
+        taken = stored_job(store, record.id)
+        yield from run_job(ctx, taken, prepared, True, "refresh" if store.folder else None)
         return
     accepted = record.state == "running" and (
         record.vendor_job_id is not None or (record.result or {}).get("url")
     )
     if not accepted:
         # the lease is ours, so whoever recorded "submitting" is gone: never send it again
-        _save(ctx, record, state="unknown")
+        save_job(ctx, record, state="unknown")
         return
     if (record.result or {}).get("url") or time.time() >= record.deadline_at:
-        yield from _resume(ctx, record, None)
+        yield from resume_job(ctx, record, None)
         return
     provider = ctx.provider(record.provider or "")
     finish = Finish(**(record.request.get("finish") or {}))
@@ -207,13 +207,13 @@ def _advance(ctx: JobContext, record: JobRecord) -> Generator[Step, Any, None]:
     try:
         outcome = yield from poll_once_flow(run, pending, finish)
     except SwapError as exc:
-        _ended(ctx, record.id, exc)
+        record_error(ctx, record.id, exc)
         raise
     if isinstance(outcome, Pending):
-        _save(ctx, _stored(store, record.id))  # touched: shows when it was last looked at
+        save_job(ctx, stored_job(store, record.id))  # touched: shows when it was last looked at
         return
     attempts = tuple(attempt_from_record(a) for a in record.attempts)
     result = dataclasses.replace(
         outcome, swap_id=record.id, attempts=attempts, spent_usd=record.spent_usd
     )
-    _succeeded(ctx, record.id, result, "refresh" if store.folder else None)
+    record_success(ctx, record.id, result, "refresh" if store.folder else None)

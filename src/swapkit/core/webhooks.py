@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from swapkit.core.errors import InvalidSignature, JobFailed, ProviderUnavailable
 from swapkit.core.flow import Step
-from swapkit.core.jobflow import JobContext, _ended, _resume, _stored
+from swapkit.core.jobflow import JobContext, record_error, resume_job, stored_job
 from swapkit.core.models import WebhookEvent
 
 if TYPE_CHECKING:
@@ -141,14 +141,14 @@ class _Receiver:
                 provider=name,
                 request_id=event.job_id,
             )
-            _ended(ctx, job_id, failure)
+            record_error(ctx, job_id, failure)
             return event
         if caps.signs_webhooks and event.result_url:
-            running = _stored(ctx.store, job_id)
+            running = stored_job(ctx.store, job_id)
             running.result = {"url": event.result_url}
             ctx.store.save(running)
-        current = _stored(ctx.store, job_id)
-        yield from _resume(ctx, current, None, late=True)  # a signed URL, or the task API
+        current = stored_job(ctx.store, job_id)
+        yield from resume_job(ctx, current, None, late=True)  # a signed URL, or the task API
         return event
 
     def _check_url(self, url: str, ctx: JobContext) -> tuple[str, str]:
