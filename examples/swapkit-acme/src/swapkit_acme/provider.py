@@ -133,8 +133,8 @@ class Acme(Provider):
         if prepared.target is None:
             raise InvalidRequest("Acme Faces needs a target image", provider=self.name)
         payload: dict[str, Any] = {
-            "source_image": prepared.source.base64,
-            "target_image": prepared.target.base64,
+            "source_image": prepared.source.encoded,  # encoded as the body is sent
+            "target_image": prepared.target.encoded,
             "output_format": prepared.request.output_format,
         }
         return json_request("POST", f"{self.settings.base_url}/v1/swaps", payload, self._headers())
