@@ -128,11 +128,14 @@ class JobRecord:
     def copy(self, **changes: Any) -> JobRecord:
         """A shallow copy with `changes` (field names), like `dataclasses.replace` but without
         running ``__init__`` again: a swap copies its record a dozen times."""
-        unknown = changes.keys() - _RECORD_FIELDS
-        if unknown:
-            raise TypeError(f"JobRecord has no field {', '.join(sorted(unknown))}")
         copied = object.__new__(JobRecord)
-        copied.__dict__.update(self.__dict__, **changes)
+        if not changes:
+            copied.__dict__ = self.__dict__.copy()
+            return copied
+        if not _RECORD_FIELDS.issuperset(changes):
+            unknown = ", ".join(sorted(changes.keys() - _RECORD_FIELDS))
+            raise TypeError(f"JobRecord has no field {unknown}")
+        copied.__dict__ = {**self.__dict__, **changes}
         return copied
 
 

@@ -48,6 +48,7 @@ logger = logging.getLogger("swapkit")
 
 
 def _emit(level: int, event: str, message: str, fields: dict[str, Any]) -> None:
+    """Log one record (each ``log_*`` checks its level first: below it, nothing is built)."""
     if not logger.isEnabledFor(level):
         return
     shown = " ".join(f"{key}={value}" for key, value in fields.items() if value is not None)
@@ -63,6 +64,8 @@ def outcome_of(error: BaseException | None) -> str:
 
 
 def log_attempt(attempt: Attempt, swap_id: str | None) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return
     outcome = "skipped" if attempt.skipped else outcome_of(attempt.error)
     cost = None if attempt.cost_usd is None else round(attempt.cost_usd, 6)
     fields = {
@@ -79,6 +82,8 @@ def log_attempt(attempt: Attempt, swap_id: str | None) -> None:
 
 
 def log_swap(swap_id: str, result: Any, error: Any) -> None:
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
     if result is None and error is None:
         outcome = "handed_off"
     else:
@@ -95,6 +100,8 @@ def log_swap(swap_id: str, result: Any, error: Any) -> None:
 
 
 def log_failover(from_provider: str, to_provider: str, error: object, swap_id: str | None) -> None:
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
     fields = {
         "swap_id": swap_id,
         "provider": from_provider,
@@ -107,6 +114,8 @@ def log_failover(from_provider: str, to_provider: str, error: object, swap_id: s
 def log_retry(
     what: str, retry: int, wait: float, error: BaseException, swap_id: str | None, provider: str
 ) -> None:
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
     fields = {
         "swap_id": swap_id,
         "provider": provider,
@@ -119,6 +128,8 @@ def log_retry(
 
 
 def log_job(swap_id: str, state: str, provider: str | None, job_id: str | None) -> None:
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
     fields = {"swap_id": swap_id, "state": state, "provider": provider, "job_id": job_id}
     _emit(logging.DEBUG, "job", f"swapkit job {swap_id} {state}", fields)
 
