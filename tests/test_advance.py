@@ -76,6 +76,19 @@ def _images(folder: Path, count: int) -> list[tuple[Path, Path]]:
     return pairs
 
 
+def _enqueued(options: dict[str, Any], folder: Path, count: int) -> list[str]:
+    """`count` jobs enqueued (nothing sent), each with images of its own."""
+    with SwapClient(**options) as client:
+        return [client.enqueue(source=f, target=s) for f, s in _images(folder / "in", count)]
+
+
+def _record(store: SqliteLedger, job_id: str, **changes: Any) -> None:
+    """Change a job's record behind swapkit's back, as a worker that died would have left it."""
+    record = store.get(job_id)
+    assert record is not None
+    store.save(record.copy(**changes))
+
+
 def _submits_per_job(sandbox: Any) -> dict[str, int]:
     """How many submits reached any vendor for each source image (one job each)."""
     counts: dict[str, int] = {}
@@ -212,14 +225,9 @@ def test_a_job_queued_past_its_deadline_fails_unsent(
 def test_a_job_left_submitting_by_a_dead_worker_becomes_unknown(
     options: dict[str, Any], sandbox: Any, tmp_path: Path, ledger: Path
 ) -> None:
-    ((face, scene),) = _images(tmp_path / "in", 1)
-    with SwapClient(**options) as client:
-        job_id = client.enqueue(source=face, target=scene)
+    (job_id,) = _enqueued(options, tmp_path, 1)
     store = SqliteLedger(ledger)
-    record = store.get(job_id)
-    assert record is not None
-    record.state = "submitting"  # a worker recorded "about to submit", then was killed
-    store.save(record)
+    _record(store, job_id, state="submitting")  # "about to submit" recorded, then killed
     assert store.lease(job_id, "dead-host:1:x", 0.2)
     with SwapClient(**options) as client:
         assert client.advance(job_id).state == "running"  # its lease is still held
@@ -241,17 +249,13 @@ def _dead_process() -> str:
 def test_a_lease_held_by_a_dead_local_worker_is_taken_over_at_once(
     kind: str, options: dict[str, Any], sandbox: Any, tmp_path: Path, ledger: Path
 ) -> None:
-    pairs = _images(tmp_path / "in", 3)
-    with SwapClient(**options) as client:
-        queued, taken, submitting = (client.enqueue(source=f, target=s) for f, s in pairs)
+    queued, taken, submitting = _enqueued(options, tmp_path, 3)
     dead = _dead_process()
     store = SqliteLedger(ledger)
     for job_id in (queued, taken, submitting):
         assert store.lease(job_id, f"{dead}:worker", 600)  # a lease that outlives the worker
     assert store.take_over(taken, None, dead)  # it had taken the job, then died
-    record = store.get(submitting)
-    assert record is not None
-    store.save(record.copy(state="submitting", owner=dead))  # it died with the submit out
+    _record(store, submitting, state="submitting", owner=dead)  # died with the submit out
     store.close()
 
     final = _drain(kind, options, [queued, taken, submitting])
@@ -266,9 +270,8 @@ def test_a_lease_held_by_a_live_worker_is_left_alone(
 ) -> None:
     from swapkit.core.ledger import owner_id
 
-    ((face, scene),) = _images(tmp_path / "in", 1)
+    (job_id,) = _enqueued(options, tmp_path, 1)
     with SwapClient(**options) as client:
-        job_id = client.enqueue(source=face, target=scene)
         store = SqliteLedger(ledger)
         assert store.lease(job_id, f"{owner_id()}:another-thread", 600)
         assert store.lease_holder(job_id) == f"{owner_id()}:another-thread"
