@@ -290,7 +290,7 @@ def test_a_probe_that_outlived_its_reservation_releases_nothing() -> None:
     now[0] += 61  # the slow probe's reservation expired: the next call probes
     fresh = breaker.admit("vendor")
     assert fresh.probe
-    breaker.release("vendor", slow.probe_until)  # the slow call gives up: not the new probe
+    breaker.release("vendor", slow)  # the slow call gives up: not the new probe
     assert breaker.admit("vendor").reason == "circuit half-open: a probe call is in flight"
-    breaker.release("vendor", fresh.probe_until)
+    breaker.release("vendor", fresh)
     assert breaker.admit("vendor").probe

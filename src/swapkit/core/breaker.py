@@ -147,8 +147,8 @@ class Admission:
     #: that it means the same whatever clock the breaker or pacer keeps (a shared store's
     #: wall clock, a client's monotonic one).
     retry_in: float | None = None
-    #: The probe's reservation (its expiry on the breaker's clock), for `CircuitBreaker.release`:
-    #: a probe that outlived its reservation must not release the next caller's.
+    #: The probe's reservation (its expiry on the breaker's clock), which `CircuitBreaker.release`
+    #: checks: a probe that outlived its reservation must not release the next caller's.
     probe_until: float | None = None
 
 
@@ -253,15 +253,15 @@ class CircuitBreaker:
 
         self._update(provider, transition)
 
-    def release(self, provider: str, probe_until: float | None = None) -> None:
-        """A call ended without a verdict on the provider (a bad input, an exception, a
-        cancellation): if it held the probe, the next call may probe.
-
-        Pass the probe's `Admission.probe_until`: a call whose probe reservation expired (and
-        was given to another call) then releases nothing."""
+    def release(self, provider: str, admission: Admission) -> None:
+        """A call `admission` let through ended without a verdict on the provider (a bad
+        input, an exception, a cancellation): if it held the probe, the next call may probe.
+        A probe that outlived its reservation (given to another call since) releases nothing."""
+        if not admission.probe:
+            return
 
         def transition(state: BreakerState) -> BreakerState:
-            if not state.probing or probe_until not in (None, state.probe_until):
+            if not state.probing or state.probe_until != admission.probe_until:
                 return state
             return dataclasses.replace(state, probing=False)
 

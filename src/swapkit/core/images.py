@@ -338,8 +338,13 @@ def _input_problem(data: bytes, media_type: str) -> str | None:
         return f"cannot be decoded (it {problem})"
     if size is None:
         return "cannot be decoded (it declares no width and height)"
-    if size[0] * size[1] > MAX_PIXELS:
-        return f"declares {size[0]}x{size[1]} pixels, too many to decode safely"
+    return _too_many_pixels(*size)
+
+
+def _too_many_pixels(width: int, height: int) -> str | None:
+    """Why an image of `width` x `height` must not be decoded (None when it may be)."""
+    if width * height > MAX_PIXELS:
+        return f"declares {width}x{height} pixels, too many to decode safely"
     return None
 
 
@@ -350,9 +355,9 @@ def _undecodable(data: bytes, *, full: bool) -> str | None:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                if width * height > MAX_PIXELS:
-                    return f"declares {width}x{height} pixels, too many to decode safely"
+                too_many = _too_many_pixels(*image.size)
+                if too_many is not None:
+                    return too_many
                 if full:
                     image.load()  # a truncated JPEG passes verify() but not this
                 else:
@@ -386,38 +391,29 @@ def inspect_image(data: bytes, *, provider: str | None = None) -> ImageInfo:
             "the result is not an image" if data else "the result image is empty",
             provider=provider,
         )
-    problem, declared = examine(data, media_type)
-    size: tuple[int, int] | str | None = None
+    problem, size = examine(data, media_type)
     if problem == "unchecked":
         problem = _undecodable(data, full=True)
-    elif problem is None and declared is not None:
-        size = declared
-        if declared[0] * declared[1] > MAX_PIXELS:
-            size = f"declares {declared[0]}x{declared[1]} pixels, too many to decode safely"
-    if problem is not None:
-        size = problem
-    elif size is None:
-        size = _size(data)
-    if isinstance(size, str):
-        raise ResultInvalid(f"the result image ({media_type}) {size}", provider=provider)
+    if problem is None and size is None:  # a header this module cannot read: Pillow's
+        problem, size = _pillow_size(data)
+    if problem is None and size is not None:
+        problem = _too_many_pixels(*size)
+    if problem is not None or size is None:
+        raise ResultInvalid(f"the result image ({media_type}) {problem}", provider=provider)
     return ImageInfo(media_type=media_type, width=size[0], height=size[1])
 
 
-def _size(data: bytes) -> tuple[int, int] | str:
-    """The image's width and height from its header, or why they cannot be used (unreadable,
-    or too many pixels to decode safely)."""
+def _pillow_size(data: bytes) -> tuple[str | None, tuple[int, int] | None]:
+    """Why Pillow cannot read the image's header (None when it can), and the size it reads."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
+                return None, image.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return "declares too many pixels to decode safely"
+        return "declares too many pixels to decode safely", None
     except Exception as exc:  # a third-party decoder on hostile bytes: anything may come
-        return f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
-    if width * height > MAX_PIXELS:
-        return f"declares {width}x{height} pixels, too many to decode safely"
-    return width, height
+        return f"cannot be read ({type(exc).__name__}: {str(exc)[:200]})", None
 
 
 def convert_image(data: bytes, output_format: str, quality: int | None = None) -> bytes:

@@ -25,7 +25,7 @@ import struct
 import zlib
 from collections.abc import Callable
 
-__all__ = ["declared_size", "examine", "structural_problem"]
+__all__ = ["Examined", "examine"]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: JPEG markers without a length (standalone): TEM, RST0-7, SOI, EOI.
@@ -50,18 +50,6 @@ def examine(data: bytes, media_type: str) -> Examined:
         return check(data)
     except (struct.error, IndexError, ValueError):  # pragma: no cover - bounds are checked
         return "is damaged", None
-
-
-def structural_problem(data: bytes, media_type: str) -> str | None:
-    """What is wrong with the structure of `data` (None when it is whole), or ``"unchecked"``
-    for a format this module does not know (decode it instead)."""
-    return examine(data, media_type)[0]
-
-
-def declared_size(data: bytes, media_type: str) -> tuple[int, int] | None:
-    """Width and height as the header declares them, for a file `structural_problem` found
-    whole (None when this module cannot read them: ask Pillow)."""
-    return examine(data, media_type)[1]
 
 
 def _sized(width: int, height: int) -> tuple[int, int] | None:

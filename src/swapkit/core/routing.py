@@ -318,8 +318,8 @@ def swap_flow(
             if admission.reason is None:
                 paced = _pace(router, provider)
                 if paced.reason is not None:
-                    if admission.probe and router.breaker is not None:
-                        router.breaker.release(provider.name, admission.probe_until)
+                    if router.breaker is not None:
+                        router.breaker.release(provider.name, admission)
                     admission = paced
             if admission.reason is not None:
                 blocked.append((provider, chosen, admission))
@@ -328,8 +328,8 @@ def swap_flow(
             try:
                 refusal = swap.over_budget(provider)
                 if refusal is not None or not budget.take_attempt():
-                    if admission.probe and router.breaker is not None:
-                        router.breaker.release(provider.name, admission.probe_until)
+                    if router.breaker is not None:
+                        router.breaker.release(provider.name, admission)
                     if refusal is None:
                         break  # max_attempts spent
                     swap.skip(provider, refusal)
@@ -430,12 +430,12 @@ def _attempt(
         swap.last_failure = (provider.name, exc, run.phase)
         return exc
     finally:
-        if admission.probe and not judged and breaker is not None:
-            breaker.release(provider.name, admission.probe_until)
+        if not judged and breaker is not None:
+            breaker.release(provider.name, admission)
     attempt = swap.record(run, reason, started, None)
     if isinstance(result, Handoff):  # accepted and running: no verdict on the vendor yet
-        if admission.probe and breaker is not None:
-            breaker.release(provider.name, admission.probe_until)
+        if breaker is not None:
+            breaker.release(provider.name, admission)
         attempts = tuple(swap.attempts)
         return Submitted(swap.swap_id, result, attempts, spent(attempts))
     if breaker is not None:

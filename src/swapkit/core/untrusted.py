@@ -159,21 +159,23 @@ def decode_base64(text: str | bytes) -> bytes:
     which took longer than the rest of a swap for a 100 KB image; this validates in C.
     """
     data = text.encode("ascii") if isinstance(text, str) else text  # UnicodeError: ValueError
-    if sys.version_info >= (3, 11):
-        try:
+    decoded = _strict_base64(data)
+    if decoded is None:
+        compact = data.translate(None, _WHITESPACE)
+        decoded = _strict_base64(compact) if len(compact) < len(data) else None
+    if decoded is None:
+        raise ValueError("not valid base64")
+    return decoded
+
+
+def _strict_base64(data: bytes) -> bytes | None:
+    """`data` decoded if it is strict base64 with no whitespace, else None."""
+    try:
+        if sys.version_info >= (3, 11):
             return binascii.a2b_base64(data, strict_mode=True)
-        except binascii.Error:
-            compact = data.translate(None, _WHITESPACE)
-            if len(compact) == len(data):
-                raise ValueError("not valid base64") from None
-            try:
-                return binascii.a2b_base64(compact, strict_mode=True)
-            except binascii.Error:
-                raise ValueError("not valid base64") from None
-    try:  # pragma: no cover - Python 3.10
-        return base64.b64decode(data.translate(None, _WHITESPACE), validate=True)
-    except binascii.Error:  # pragma: no cover
-        raise ValueError("not valid base64") from None
+        return base64.b64decode(data, validate=True)  # pragma: no cover - a regex on 3.10
+    except binascii.Error:
+        return None
 
 
 def text_prefix(data: bytes, charset: str | None = None, limit: int = MAX_MESSAGE_CHARS) -> str:
