@@ -54,7 +54,6 @@ from swapkit.core.handles import AsyncSwapJob, SwapJob
 from swapkit.core.http import (
     Exchange,
     deadline_transport,
-    exchange_deadline,
     is_http_url,
     redact_httpx_logs,
 )
@@ -603,10 +602,13 @@ class SwapClient(_BaseClient):
         """One try of an exchange, bounded by the deadline; its checked value."""
         request = step.ready()
         exchange = Exchange(step.timeout_now())
-        request.extensions["trace"] = exchange.trace
+        if not self._owns_http:
+            # a client of the caller's: its transport may not be a deadline_transport, whose
+            # sockets tell the exchange how far the request got (cheaper than tracing it)
+            request.extensions["trace"] = exchange.trace
         failure: SwapError | None = None
         try:
-            with exchange_deadline(exchange.limit):
+            with exchange.bound():
                 response = _unbound(self._http.send(request))
         except httpx.TransportError as exc:
             failure = transport_error(exc, step, exchange)

@@ -8,26 +8,30 @@ an absolute deadline:
   ``anyio.fail_after``, whatever transport its ``httpx.AsyncClient`` uses;
 * the blocking client cannot cancel a read in progress, so the `httpx.Client` swapkit builds
   uses `deadline_transport`: httpx's own transport whose sockets cut every connect, read and
-  write to the time the exchange has left (set with `exchange_deadline`).  Pass
-  ``httpx.Client(transport=deadline_transport(...))`` as ``http_client=`` to keep that bound
-  with a client of your own; any other client bounds each read only.
+  write to the time the exchange has left (the `Exchange` made current with `Exchange.bound`).
+  Pass ``httpx.Client(transport=deadline_transport(...))`` as ``http_client=`` to keep that
+  bound with a client of your own; any other client bounds each read only.
 
-The deadline is kept in a context variable, so one transport serves any number of threads.
+The current exchange is kept in a context variable, so one transport serves any number of
+threads.
 
 `redact_url` hides a URL's query values (pre-signed result URLs carry their credentials
 there), and `redact_httpx_logs` installs a filter doing so on httpx's own request log line.
 
-`Exchange` follows one try through httpcore's ``trace`` extension (when the transport emits
-it; the sandbox's in-process transport does not): when a connection was first working on it,
-and whether the whole request was written.  That tells a request the vendor never received in
-full from one it did, and how long the vendor has held it.
+`Exchange` follows one try: when a connection first worked on it, and whether the whole request
+was written.  That tells a request the vendor never received in full from one it did, and how
+long the vendor has held it.  A `deadline_transport`'s sockets tell it directly (the first
+write; the first read, which HTTP/1.1 makes only once the request is written, unless a write
+failed).  Any other transport tells it through httpcore's ``trace`` extension (`Exchange.trace`)
+when it emits it; the sandbox's in-process transport does not, and a request is then taken to
+have been sent.  Over HTTP/2 a read may come before the last write, which errs the safe way: a
+request taken to be sent is never sent again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -39,36 +43,20 @@ import httpx
 __all__ = [
     "Exchange",
     "deadline_transport",
-    "exchange_deadline",
     "is_http_url",
     "redact_httpx_logs",
     "redact_url",
 ]
 
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "swapkit_exchange_deadline", default=None
+_current: contextvars.ContextVar[Exchange | None] = contextvars.ContextVar(
+    "swapkit_exchange", default=None
 )
 
 
-@contextlib.contextmanager
-def exchange_deadline(seconds: float) -> Iterator[None]:
-    """Within this block, sockets of a `deadline_transport` give up after `seconds`."""
-    token = _deadline.set(time.monotonic() + seconds)
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
-
-
-def _cap(timeout: float | None, error: type[httpcore.TimeoutException]) -> float | None:
+def _capped(timeout: float | None, error: type[httpcore.TimeoutException]) -> float | None:
     """`timeout` cut to the current exchange's deadline; `error` once it has passed."""
-    deadline = _deadline.get()
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise error("the swap's deadline passed during the exchange")
-    return left if timeout is None else min(timeout, left)
+    exchange = _current.get()
+    return timeout if exchange is None else exchange.cap(timeout, error)
 
 
 class _BoundedStream(httpcore.NetworkStream):
@@ -76,10 +64,25 @@ class _BoundedStream(httpcore.NetworkStream):
         self._stream = stream
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _cap(timeout, httpcore.ReadTimeout))
+        exchange = _current.get()
+        if exchange is None:
+            return self._stream.read(max_bytes, timeout)
+        if exchange.sent_at is None and not exchange.write_failed:
+            exchange.sent_at = time.monotonic()
+        return self._stream.read(max_bytes, exchange.cap(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _cap(timeout, httpcore.WriteTimeout))
+        exchange = _current.get()
+        if exchange is None:
+            self._stream.write(buffer, timeout)
+            return
+        if exchange.connected_at is None:
+            exchange.connected_at = time.monotonic()
+        try:
+            self._stream.write(buffer, exchange.cap(timeout, httpcore.WriteTimeout))
+        except BaseException:
+            exchange.write_failed = True
+            raise
 
     def close(self) -> None:
         self._stream.close()
@@ -88,7 +91,7 @@ class _BoundedStream(httpcore.NetworkStream):
         self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.NetworkStream:
         upgraded = self._stream.start_tls(
-            ssl_context, server_hostname, _cap(timeout, httpcore.ConnectTimeout)
+            ssl_context, server_hostname, _capped(timeout, httpcore.ConnectTimeout)
         )
         return _BoundedStream(upgraded)
 
@@ -109,7 +112,7 @@ class _BoundedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         stream = self._backend.connect_tcp(
-            host, port, _cap(timeout, httpcore.ConnectTimeout), local_address, socket_options
+            host, port, _capped(timeout, httpcore.ConnectTimeout), local_address, socket_options
         )
         return _BoundedStream(stream)
 
@@ -120,7 +123,7 @@ class _BoundedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         stream = self._backend.connect_unix_socket(
-            path, _cap(timeout, httpcore.ConnectTimeout), socket_options
+            path, _capped(timeout, httpcore.ConnectTimeout), socket_options
         )
         return _BoundedStream(stream)
 
@@ -129,7 +132,7 @@ class _BoundedBackend(httpcore.NetworkBackend):
 
 
 def deadline_transport(**options: Any) -> httpx.HTTPTransport:
-    """An `httpx.HTTPTransport` (same options) whose sockets honour `exchange_deadline`.
+    """An `httpx.HTTPTransport` (same options) whose sockets honour the current `Exchange`.
 
     httpx does not let a transport be given a network backend, so this one is set on the
     transport's connection pool after it is built; with an httpx whose pool is laid out
@@ -143,19 +146,42 @@ def deadline_transport(**options: Any) -> httpx.HTTPTransport:
     return transport
 
 
-@dataclasses.dataclass
 class Exchange:
-    """One try of an HTTP exchange, as httpcore's trace events tell it (times: monotonic)."""
+    """One try of an HTTP exchange: its time limit, and how far the request got (times are
+    `time.monotonic`)."""
 
-    limit: float
-    started: float = dataclasses.field(default_factory=time.monotonic)
-    #: When a connection first worked on the request (None: no trace event seen).
-    connected_at: float | None = None
-    #: When the whole request had been written (None: not known to have been).
-    sent_at: float | None = None
+    __slots__ = ("connected_at", "deadline", "limit", "sent_at", "started", "write_failed")
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.started = time.monotonic()
+        self.deadline = self.started + limit
+        #: When a connection first worked on the request (None: not known to have).
+        self.connected_at: float | None = None
+        #: When the whole request had been written (None: not known to have been).
+        self.sent_at: float | None = None
+        #: Whether writing the request failed (httpcore still reads, for an early answer).
+        self.write_failed = False
+
+    @contextlib.contextmanager
+    def bound(self) -> Iterator[None]:
+        """Within this block, sockets of a `deadline_transport` serve this exchange: they
+        give up at its deadline and record how far the request got."""
+        token = _current.set(self)
+        try:
+            yield
+        finally:
+            _current.reset(token)
+
+    def cap(self, timeout: float | None, error: type[httpcore.TimeoutException]) -> float | None:
+        """`timeout` cut to the time left; `error` once the deadline has passed."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise error("the swap's deadline passed during the exchange")
+        return left if timeout is None else min(timeout, left)
 
     def trace(self, name: str, info: Any) -> None:
-        """The ``trace`` extension's callback for a blocking client."""
+        """The ``trace`` extension's callback for a blocking client (any transport)."""
         now = time.monotonic()
         if self.connected_at is None:
             self.connected_at = now
