@@ -31,6 +31,9 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: JPEG markers without a length (standalone): TEM, RST0-7, SOI, EOI.
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8), 0xD8, 0xD9})
 _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+#: A marker segment's start (0xFF, the marker, the length), and a frame header's height, width.
+_SEGMENT = struct.Struct(">BBH")
+_SIZE = struct.Struct(">HH")
 
 #: What `examine` finds: the problem (None when the file is whole, ``"unchecked"`` for a format
 #: this module does not know) and the width and height its header declares (None when unread).
@@ -88,33 +91,32 @@ def _jpeg(data: bytes) -> Examined:
     if end < 4 or data[0] != 0xFF or data[1] != 0xD8:
         return "does not start with a JPEG start-of-image marker", None
     offset, size = 2, None
+    segment = _SEGMENT.unpack_from
     while offset + 4 <= end:
-        if data[offset] != 0xFF:
+        prefix, marker, length = segment(data, offset)
+        if prefix != 0xFF:
             return "is damaged (a marker is missing where one must be)", size
-        marker = data[offset + 1]
         if marker == 0xFF:  # fill bytes before a marker
             offset += 1
-            continue
-        if marker in _STANDALONE:
+        elif marker in _STANDALONE:
             if marker == 0xD9:
                 return "ends before its image data", size
             offset += 2
-            continue
-        length = data[offset + 2] << 8 | data[offset + 3]
-        if length < 2 or offset + 2 + length > end:
+        elif length < 2 or offset + 2 + length > end:
             return "is cut short inside a header segment", size
-        if marker in _SOF and length >= 7 and size is None:
-            height, width = struct.unpack_from(">HH", data, offset + 5)
-            size = _sized(width, height)
-        offset += 2 + length
-        if marker == 0xDA:  # start of scan: entropy-coded data, then (maybe more scans and) EOI
+        elif marker == 0xDA:  # start of scan: entropy-coded data, maybe more scans, then EOI
             if size is None:
                 return "has no frame header", None
             # 0xFF 0xD9 cannot occur inside entropy-coded data (0xFF is always stuffed), so
             # the last one is the end of the image; trailing bytes after it are tolerated
-            if data.rfind(b"\xff\xd9", offset) < 0:
+            if data.rfind(b"\xff\xd9", offset + 2 + length) < 0:
                 return "is cut short (no end-of-image marker)", size
             return None, size
+        else:
+            if size is None and marker in _SOF and length >= 7:
+                height, width = _SIZE.unpack_from(data, offset + 5)
+                size = _sized(width, height)
+            offset += 2 + length
     return "is cut short before its image data", size
 
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -173,7 +173,7 @@ def new_job_record(
     summary = request_summary(prepared) if digests else {}
     now = time.time()
     return JobRecord(
-        id=f"swp_{uuid.uuid4().hex}",
+        id=f"swp_{secrets.token_hex(16)}",
         state="queued",
         request_key=request_key(summary, secret) if digests else "",
         created_at=now,

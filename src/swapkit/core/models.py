@@ -184,7 +184,7 @@ class SwapResult:
 
     def save(self, path: str | Path) -> Path:
         """Write the image bytes to `path` (as they are; see `extension`) and return the path."""
-        target = Path(path)
+        target = path if isinstance(path, Path) else Path(path)
         target.write_bytes(self.image)
         return target
 

@@ -284,6 +284,15 @@ def get_header(headers: Mapping[str, str], name: str) -> str | None:
     return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
+def _charset(content_type: str | None) -> str | None:
+    """The charset a Content-Type declares, or None (httpx's `charset_encoding` runs the
+    ``email`` package's header parser on every answer for the same)."""
+    if content_type is None:
+        return None
+    _, found, rest = content_type.lower().partition("charset=")
+    return rest.partition(";")[0].strip() if found else None
+
+
 def json_body(response: httpx.Response, provider: str) -> Any:
     """The response's JSON, read within bounds (`swapkit.core.untrusted.parse_json`).
 
@@ -293,7 +302,7 @@ def json_body(response: httpx.Response, provider: str) -> Any:
     `ProviderUnavailable`, retryable for a 5xx.
     """
     try:
-        return parse_json(response.content, response.charset_encoding)
+        return parse_json(response.content, _charset(response.headers.get("content-type")))
     except ValueError as exc:
         content_type = response.headers.get("content-type", "no content type")
         snippet = body_text(response, 120)
