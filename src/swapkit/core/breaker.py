@@ -64,6 +64,8 @@ class BreakerState:
 
 
 Transition = Callable[[BreakerState], BreakerState]
+#: A breaker with nothing against its provider (states are immutable: one serves all).
+_CLOSED = BreakerState()
 
 
 class BreakerStore(Protocol):
@@ -88,11 +90,11 @@ class MemoryBreakerStore:
 
     def get(self, provider: str) -> BreakerState:
         with self._lock:
-            return self._states.get(provider, BreakerState())
+            return self._states.get(provider, _CLOSED)
 
     def update(self, provider: str, fn: Transition) -> tuple[BreakerState, BreakerState]:
         with self._lock:
-            old = self._states.get(provider, BreakerState())
+            old = self._states.get(provider, _CLOSED)
             new = fn(old)
             self._states[provider] = new
             return old, new
@@ -102,7 +104,7 @@ def _state_of(value: Any) -> BreakerState:
     """A stored breaker state (closed when absent; fields this version does not know are
     ignored, so that processes of two versions can share a store)."""
     if not isinstance(value, dict):
-        return BreakerState()
+        return _CLOSED
     known = {field.name for field in dataclasses.fields(BreakerState)}
     return BreakerState(**{name: item for name, item in value.items() if name in known})
 
@@ -151,6 +153,9 @@ class Admission:
     #: checks: a probe that outlived its reservation must not release the next caller's.
     probe_until: float | None = None
 
+
+#: The answer for a call that may go through (not as a probe).
+_ADMITTED = Admission()
 
 Listener = Callable[[str, BreakerState, BreakerState], None]
 
@@ -205,7 +210,7 @@ class CircuitBreaker:
         `record_failure` or `release`.
         """
         now = self.clock()
-        answer = Admission()
+        answer = _ADMITTED
 
         def transition(state: BreakerState) -> BreakerState:
             nonlocal answer  # the answer of the run whose write won
@@ -218,7 +223,7 @@ class CircuitBreaker:
     def _admission(self, state: BreakerState, now: float) -> tuple[Admission, BreakerState]:
         """`admit` as a pure function: the answer, and the state after it."""
         if state.status == "closed":
-            return Admission(), state
+            return _ADMITTED, state
         if state.status == "open" and now < state.open_until:
             reason = f"circuit open for another {state.open_until - now:.1f} s"
             return Admission(reason, retry_in=state.open_until - now), state
@@ -234,7 +239,7 @@ class CircuitBreaker:
 
     def record_success(self, provider: str) -> None:
         """A call succeeded: the breaker closes."""
-        self._update(provider, lambda state: BreakerState())
+        self._update(provider, lambda state: _CLOSED)
 
     def record_failure(self, provider: str, error: SwapError | None = None) -> None:
         """A call failed in a way that counts: it may open (or re-open) the breaker."""

@@ -32,13 +32,10 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clock."""
+    """The real clock (its methods are the `time` module's own: read several times a swap)."""
 
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
+    monotonic = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
 
     async def asleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

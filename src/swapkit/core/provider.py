@@ -210,16 +210,18 @@ class JsonBody(httpx.SyncByteStream, httpx.AsyncByteStream):
                 pieces.append(json.dumps(value).encode())
         pieces.append(b"}" if pieces else b"{}")
         self.chunks = tuple(pieces)
-        self.length = sum(len(piece) for piece in pieces)
+        self.length = sum(map(len, pieces))
 
     def __iter__(self) -> Iterator[bytes]:
         if self.length <= self.JOIN_BYTES:  # one write: a copy this small costs microseconds
             made: dict[int, bytes] = {}  # the same image twice (source and target): once
             body = b"".join(
-                (made.get(id(piece)) or made.setdefault(id(piece), bytes(piece)))
-                if isinstance(piece, Base64Text)
-                else piece
-                for piece in self.chunks
+                [
+                    (made.get(id(piece)) or made.setdefault(id(piece), bytes(piece)))
+                    if isinstance(piece, Base64Text)
+                    else piece
+                    for piece in self.chunks
+                ]
             )
             del made  # not held while the body is written
             yield body
