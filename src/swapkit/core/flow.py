@@ -244,12 +244,13 @@ class Handoff:
 def exchange(step: Send) -> Generator[Step, Any, Any]:
     """Perform `step`, sending it again after a failure for as long as the swap's policy says
     (see `swapkit.core.retry`), with a `Backoff` before each resend; its checked value."""
-    decide = step.retry_hook()
+    decide: Callable[[Exception], bool | float] | None = None  # made at the first failure
     retries, waited = 0, 0.0
     while True:
         try:
             return (yield step)
         except ProviderError as exc:
+            decide = decide or step.retry_hook()
             wait = decide(exc)
             if wait is False:
                 raise
