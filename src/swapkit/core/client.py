@@ -56,6 +56,7 @@ from swapkit.core.http import (
     deadline_transport,
     is_http_url,
     redact_httpx_logs,
+    shared_ssl_context,
 )
 from swapkit.core.images import is_file_reference
 from swapkit.core.jobflow import JobContext, job_flow
@@ -689,7 +690,9 @@ class AsyncSwapClient(_BaseClient):
         )
         mounts = _mounts(self._providers, http_client)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(follow_redirects=True, mounts=mounts)
+        self._http = http_client or httpx.AsyncClient(
+            follow_redirects=True, mounts=mounts, verify=shared_ssl_context()
+        )
 
     async def swap(
         self,

@@ -33,6 +33,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import os
+import ssl
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -46,6 +48,7 @@ __all__ = [
     "is_http_url",
     "redact_httpx_logs",
     "redact_url",
+    "shared_ssl_context",
 ]
 
 _current: contextvars.ContextVar[Exchange | None] = contextvars.ContextVar(
@@ -131,13 +134,31 @@ class _BoundedBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
+_TLS_SETTINGS = ("verify", "cert", "trust_env")
+_ssl_contexts: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi's roots, or those ``SSL_CERT_FILE`` or
+    ``SSL_CERT_DIR`` name), made once per process and shared by the clients swapkit builds:
+    httpx loads the roots anew for every client, about 20 ms each."""
+    key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    context = _ssl_contexts.get(key)
+    if context is None:  # two threads may both make one: the first stored is kept
+        context = _ssl_contexts.setdefault(key, httpx.create_ssl_context())
+    return context
+
+
 def deadline_transport(**options: Any) -> httpx.HTTPTransport:
     """An `httpx.HTTPTransport` (same options) whose sockets honour the current `Exchange`.
 
+    Without TLS options (``verify``, ``cert``, ``trust_env``) it uses `shared_ssl_context`.
     httpx does not let a transport be given a network backend, so this one is set on the
     transport's connection pool after it is built; with an httpx whose pool is laid out
     otherwise, the transport is returned as it is (reads are then bounded one by one).
     """
+    if not any(setting in options for setting in _TLS_SETTINGS):
+        options["verify"] = shared_ssl_context()
     transport = httpx.HTTPTransport(**options)
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
