@@ -2,14 +2,15 @@
 
 A request the vendor never received in full cannot have started a paid job: it is safe to send
 again (`ProviderUnavailable`, retryable).  One it received in full, whose answer was lost, may
-have (`OutcomeUnknown`): it is never sent again.  swapkit's own blocking client learns how far
-the request got from its sockets (`swapkit.deadline_transport`); the ``async`` client and a
-caller's own `httpx.Client` learn it from httpcore's trace events.  Every path is run here
-against a server that hangs up at a chosen point.
+have (`OutcomeUnknown`): it is never sent again.  The clients swapkit builds learn how far the
+request got from their sockets (`swapkit.core.http`); a caller's own `httpx.Client` or
+`httpx.AsyncClient` tells it through httpcore's trace events.  Every path is run here against
+a server that hangs up at a chosen point.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import struct
@@ -163,3 +164,22 @@ def test_a_callers_own_client_tells_sent_from_unsent_too(
                 run_swap("sync", client, source=LARGE, target=LARGE, deadline=20)
         assert type(raised.value) is expected, raised.value
         assert vendor.requests == 1
+
+
+@pytest.mark.block_network(allowed_hosts=[r"127\.0\.0\.1"])
+def test_a_callers_own_async_client_tells_sent_from_unsent_too(
+    plugin_manager: pluggy.PluginManager,
+    unread: _HangingUpVendor,
+    unanswered: _HangingUpVendor,
+) -> None:
+    async def swap(vendor: _HangingUpVendor) -> errors.SwapError:
+        async with httpx.AsyncClient() as supplied:
+            options = _client(vendor, plugin_manager=plugin_manager, http_client=supplied)
+            async with swapkit.AsyncSwapClient(**options) as client:
+                with pytest.raises(errors.SwapError) as raised:
+                    await client.swap(source=LARGE, target=LARGE, deadline=20)
+        return raised.value
+
+    assert type(asyncio.run(swap(unread))) is errors.ProviderUnavailable
+    assert type(asyncio.run(swap(unanswered))) is errors.OutcomeUnknown
+    assert unread.requests == unanswered.requests == 1

@@ -56,7 +56,7 @@ from swapkit.core.http import (
     deadline_transport,
     is_http_url,
     redact_httpx_logs,
-    shared_ssl_context,
+    tracked_async_transport,
 )
 from swapkit.core.images import is_file_reference
 from swapkit.core.jobflow import JobContext, job_flow
@@ -604,8 +604,8 @@ class SwapClient(_BaseClient):
         request = step.ready()
         exchange = Exchange(step.timeout_now())
         if not self._owns_http:
-            # a client of the caller's: its transport may not be a deadline_transport, whose
-            # sockets tell the exchange how far the request got (cheaper than tracing it)
+            # a client of the caller's: its transport may not be swapkit's, whose sockets tell
+            # the exchange how far the request got (cheaper than httpcore's trace callbacks)
             request.extensions["trace"] = exchange.trace
         failure: SwapError | None = None
         try:
@@ -691,7 +691,7 @@ class AsyncSwapClient(_BaseClient):
         mounts = _mounts(self._providers, http_client)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
-            follow_redirects=True, mounts=mounts, verify=shared_ssl_context()
+            follow_redirects=True, transport=tracked_async_transport(), mounts=mounts
         )
 
     async def swap(
@@ -800,13 +800,15 @@ class AsyncSwapClient(_BaseClient):
         """One try of an exchange, bounded by the deadline; its checked value."""
         request = step.ready()
         exchange = Exchange(step.timeout_now())
-        request.extensions["trace"] = exchange.atrace
+        if not self._owns_http:  # see SwapClient._exchange
+            request.extensions["trace"] = exchange.atrace
         failure: SwapError | None = None
         try:
             # httpx's own timeouts (the pool's, each read's) are the same limit and fire first
             # when they apply: they say more (a full pool is not the vendor's fault)
             async with _time_limit(exchange.limit + _EXCHANGE_GRACE_SECONDS):
-                response = _unbound(await self._http.send(request))
+                with exchange.bound():
+                    response = _unbound(await self._http.send(request))
         except TimeoutError:
             # the whole exchange (not one read) outlived the time the swap had left
             late = httpx.ReadTimeout(f"no complete answer within {exchange.limit:.1f}s")

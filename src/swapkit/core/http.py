@@ -4,8 +4,9 @@
 time never trips it, and a swap would outlive its deadline.  Each exchange therefore runs under
 an absolute deadline:
 
-* the ``async`` client wraps the exchange (sending, the headers, the whole body) in
-  ``anyio.fail_after``, whatever transport its ``httpx.AsyncClient`` uses;
+* the ``async`` client cancels the exchange (sending, the headers, the whole body) when its
+  time is up (``asyncio.timeout``, or ``anyio.fail_after`` under trio), whatever transport
+  its ``httpx.AsyncClient`` uses;
 * the blocking client cannot cancel a read in progress, so the `httpx.Client` swapkit builds
   uses `deadline_transport`: httpx's own transport whose sockets cut every connect, read and
   write to the time the exchange has left (the `Exchange` made current with `Exchange.bound`).
@@ -13,19 +14,20 @@ an absolute deadline:
   bound with a client of your own; any other client bounds each read only.
 
 The current exchange is kept in a context variable, so one transport serves any number of
-threads.
+threads or tasks.  Both transports swapkit builds share one TLS context (`shared_ssl_context`).
 
 `redact_url` hides a URL's query values (pre-signed result URLs carry their credentials
 there), and `redact_httpx_logs` installs a filter doing so on httpx's own request log line.
 
 `Exchange` follows one try: when a connection first worked on it, and whether the whole request
 was written.  That tells a request the vendor never received in full from one it did, and how
-long the vendor has held it.  A `deadline_transport`'s sockets tell it directly (the first
-write; the first read, which HTTP/1.1 makes only once the request is written, unless a write
-failed).  Any other transport tells it through httpcore's ``trace`` extension (`Exchange.trace`)
-when it emits it; the sandbox's in-process transport does not, and a request is then taken to
-have been sent.  Over HTTP/2 a read may come before the last write, which errs the safe way: a
-request taken to be sent is never sent again.
+long the vendor has held it.  The sockets of the transports swapkit builds (`deadline_transport`,
+`tracked_async_transport`) tell it directly: the first write, and the first read, which HTTP/1.1
+makes only once the request is written, unless a write failed.  Any other transport tells it
+through httpcore's ``trace`` extension (`Exchange.trace`) when it emits it; the sandbox's
+in-process transport does not, and a request is then taken to have been sent.  Over HTTP/2 a
+read may come before the last write, which errs the safe way: a request taken to be sent is
+never sent again.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ __all__ = [
     "redact_httpx_logs",
     "redact_url",
     "shared_ssl_context",
+    "tracked_async_transport",
 ]
 
 _current: contextvars.ContextVar[Exchange | None] = contextvars.ContextVar(
@@ -70,8 +73,7 @@ class _BoundedStream(httpcore.NetworkStream):
         exchange = _current.get()
         if exchange is None:
             return self._stream.read(max_bytes, timeout)
-        if exchange.sent_at is None and not exchange.write_failed:
-            exchange.sent_at = time.monotonic()
+        exchange.reading()
         return self._stream.read(max_bytes, exchange.cap(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -79,8 +81,7 @@ class _BoundedStream(httpcore.NetworkStream):
         if exchange is None:
             self._stream.write(buffer, timeout)
             return
-        if exchange.connected_at is None:
-            exchange.connected_at = time.monotonic()
+        exchange.writing()
         try:
             self._stream.write(buffer, exchange.cap(timeout, httpcore.WriteTimeout))
         except BaseException:
@@ -134,6 +135,73 @@ class _BoundedBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
+class _TrackedAsyncStream(httpcore.AsyncNetworkStream):
+    """An ``async`` stream telling the current `Exchange` how far its request got (the
+    ``async`` client bounds a whole exchange by cancellation, so nothing is cut here)."""
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        exchange = _current.get()
+        if exchange is not None:
+            exchange.reading()
+        return await self._stream.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        exchange = _current.get()
+        if exchange is None:
+            await self._stream.write(buffer, timeout)
+            return
+        exchange.writing()
+        try:
+            await self._stream.write(buffer, timeout)
+        except BaseException:  # a cancellation too: the request was not written in full
+            exchange.write_failed = True
+            raise
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        return _TrackedAsyncStream(
+            await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _TrackedAsyncBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
+        self._backend = backend
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _TrackedAsyncStream(stream)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._backend.connect_unix_socket(path, timeout, socket_options)
+        return _TrackedAsyncStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
 _TLS_SETTINGS = ("verify", "cert", "trust_env")
 _ssl_contexts: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
 
@@ -157,14 +225,32 @@ def deadline_transport(**options: Any) -> httpx.HTTPTransport:
     transport's connection pool after it is built; with an httpx whose pool is laid out
     otherwise, the transport is returned as it is (reads are then bounded one by one).
     """
-    if not any(setting in options for setting in _TLS_SETTINGS):
-        options["verify"] = shared_ssl_context()
-    transport = httpx.HTTPTransport(**options)
+    transport = httpx.HTTPTransport(**_tls(options))
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if isinstance(backend, httpcore.NetworkBackend):
         pool._network_backend = _BoundedBackend(backend)  # type: ignore[union-attr]
     return transport
+
+
+def tracked_async_transport(**options: Any) -> httpx.AsyncHTTPTransport:
+    """The `httpx.AsyncHTTPTransport` (same options) of the ``async`` client swapkit builds:
+    its sockets tell the current `Exchange` how far a request got, as `deadline_transport`'s
+    do (the deadline itself is kept by cancellation).  With an httpx laid out otherwise it is
+    returned as it is, and the exchange is then traced."""
+    transport = httpx.AsyncHTTPTransport(**_tls(options))
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, httpcore.AsyncNetworkBackend):
+        pool._network_backend = _TrackedAsyncBackend(backend)  # type: ignore[union-attr]
+    return transport
+
+
+def _tls(options: dict[str, Any]) -> dict[str, Any]:
+    """`options`, with `shared_ssl_context` unless they say something about TLS."""
+    if any(setting in options for setting in _TLS_SETTINGS):
+        return options
+    return {**options, "verify": shared_ssl_context()}
 
 
 class Exchange:
@@ -193,6 +279,17 @@ class Exchange:
             yield
         finally:
             _current.reset(token)
+
+    def writing(self) -> None:
+        """A write of the request begins: a connection is working on it."""
+        if self.connected_at is None:
+            self.connected_at = time.monotonic()
+
+    def reading(self) -> None:
+        """A read of the answer begins: over HTTP/1.1 the request has been written in full,
+        unless a write failed (httpcore then still reads, for an early answer)."""
+        if self.sent_at is None and not self.write_failed:
+            self.sent_at = time.monotonic()
 
     def cap(self, timeout: float | None, error: type[httpcore.TimeoutException]) -> float | None:
         """`timeout` cut to the time left; `error` once the deadline has passed."""
